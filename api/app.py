@@ -1,0 +1,99 @@
+"""The ASGI application: routes, middleware and the lifespan that wires everything up.
+
+Start-up order: logging; the database (the embedded server is started, provisioned and
+migrated when no ``DATABASE_URL`` is set); the ORM; the job runtime (with no broker, worker
+threads and the sweeper run inside this process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from api.graphql.schema import build_schema
+from api.graphql.view import GraphQLView
+from api.health import health_endpoints
+from api.http import AuthenticationMiddleware, BodyLimitMiddleware, ObservabilityMiddleware
+from api.oauth import token_endpoint
+from api.runtime import AppRuntime
+from domain.jobs.service import job_service
+from tenants.database.migrate import apply_migrations
+from tenants.database.runtime import close_orm, init_orm, resolve_database
+from tenants.logs import configure_logging
+from tenants.settings import Settings, get_settings
+from workers.broker import InProcessWorker, start_job_runtime
+from workers.sweeper import sweep_forever
+
+_log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> Starlette:
+    settings = settings or get_settings()
+    if configure_logs:
+        configure_logging(settings)
+    runtime = AppRuntime.create(settings)
+    schema = build_schema(settings, runtime.matrix)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        urls = await resolve_database(settings)
+        if settings.embedded and urls.admin_url is not None:
+            await apply_migrations(
+                urls.admin_url, report=lambda line: _log.info("migration", step=line)
+            )
+        await init_orm(urls.app_url, pool_size=settings.database_pool_size)
+        in_process = settings.broker_kind == "stub"
+        runtime.jobs = start_job_runtime(
+            settings, host_loop=asyncio.get_running_loop() if in_process else None
+        )
+        worker: InProcessWorker | None = None
+        sweeper: asyncio.Task[None] | None = None
+        if in_process:
+            worker = InProcessWorker(runtime.jobs, threads=settings.worker_threads)
+            worker.start()
+            sweeper = asyncio.create_task(
+                sweep_forever(
+                    interval_s=settings.sweep_interval_s, stuck_after_s=settings.stuck_after_s
+                )
+            )
+        _log.info(
+            "started",
+            database="embedded" if settings.embedded else "external",
+            broker=settings.broker_kind,
+            rate_limits=runtime.limiter.backend,
+        )
+        try:
+            yield
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+            if worker is not None:
+                await asyncio.to_thread(worker.stop)
+            job_service.set_dispatcher(None)
+            await close_orm()
+
+    health = health_endpoints(runtime)
+    routes = [
+        Route("/graphql", GraphQLView(schema, runtime), methods=["GET", "POST"]),
+        Route("/oauth/token", token_endpoint(runtime), methods=["POST"]),
+        *(Route(path, endpoint, methods=["GET"]) for path, endpoint in health.items()),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(ObservabilityMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(AuthenticationMiddleware, runtime=runtime),
+        ],
+    )
+    app.state.runtime = runtime
+    return app

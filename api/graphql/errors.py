@@ -1,0 +1,57 @@
+"""Errors the caller sees: typed mutation errors (data) and coded GraphQL errors.
+
+Expected failures of a mutation are members of its result union and implement ``Error``.
+Refusals and bad query arguments are GraphQL errors with an ``extensions.code``; they are
+never masked. Everything else is unexpected and masked at the edge.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import strawberry
+
+from tenants.errors import ErrorCode, ServiceError
+
+ErrorCodeType = strawberry.enum(ErrorCode, name="ErrorCode", description="Why an operation failed.")
+
+
+@strawberry.interface(
+    description="An expected failure: a code, the input field at fault, a message in en and zh."
+)
+class Error:
+    code: ErrorCode
+    field: str | None = strawberry.field(description="The input field at fault, when one is.")
+    message: str = strawberry.field(description="What went wrong, in English.")
+    message_zh: str = strawberry.field(description="What went wrong, in Chinese.")
+
+
+E = TypeVar("E", bound=Error)
+
+
+def error_from(cls: type[E], exc: ServiceError) -> E:
+    return cls(code=exc.code, field=exc.field, message=exc.message, message_zh=exc.message_zh)
+
+
+class ClientError(Exception):
+    """A GraphQL error meant for the caller, with a machine-readable code."""
+
+    def __init__(self, code: str, message: str, **extra: object) -> None:
+        super().__init__(message)
+        self.extensions: dict[str, object] = {"code": code, **extra}
+
+
+class AccessError(ClientError):
+    """Refused by authentication or authorization."""
+
+
+def unauthenticated() -> AccessError:
+    return AccessError("UNAUTHENTICATED", "Log in first. 请先登录。")
+
+
+def forbidden() -> AccessError:
+    return AccessError("FORBIDDEN", "You are not allowed to do this. 您无权执行此操作。")
+
+
+def bad_input(field: str, message: str) -> ClientError:
+    return ClientError("BAD_USER_INPUT", f"{field}: {message}", field=field)

@@ -1,0 +1,60 @@
+"""Rate limits per principal and for login attempts (``limits``, sliding window counters).
+
+With Redis configured the counters live there, shared by every API instance; otherwise in
+this process's memory. A limiter that cannot reach Redis lets the request through and logs
+it: an outage of the counter store must not take the API down with it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import structlog
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+from tenants.settings import Settings
+
+_log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after_s: int = 0
+
+
+class RateLimiter:
+    def __init__(self, settings: Settings) -> None:
+        redis_url = settings.rate_limit_redis_url
+        self.storage: Storage = (
+            RedisStorage(
+                redis_url.replace("redis://", "async+redis://", 1).replace(
+                    "rediss://", "async+rediss://", 1
+                ),
+                implementation="redispy",
+                key_prefix="renshi-limits",
+            )
+            if redis_url
+            else MemoryStorage()
+        )
+        self.backend = "redis" if redis_url else "memory"
+        self._limiter = SlidingWindowCounterRateLimiter(self.storage)
+        self.per_principal: RateLimitItem = parse(settings.rate_limit)
+        self.per_login: RateLimitItem = parse(settings.login_rate_limit)
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> Verdict:
+        try:
+            if await self._limiter.hit(item, *identifiers):
+                return Verdict(True)
+            stats = await self._limiter.get_window_stats(item, *identifiers)
+        except Exception:
+            _log.exception("rate_limit_unavailable", backend=self.backend)
+            return Verdict(True)
+        return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
+
+    async def reset(self) -> None:
+        await self.storage.reset()

@@ -1,0 +1,37 @@
+"""What one API process holds for its lifetime: settings, keys, services, limiter, jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from api.ratelimit import RateLimiter
+from tenants.authorization import Matrix, load_matrix
+from tenants.identity.keys import KeyRing
+from tenants.identity.service import IdentityService
+from tenants.identity.tokens import TokenIssuer
+from tenants.settings import Settings
+
+
+@dataclass
+class AppRuntime:
+    settings: Settings
+    keys: KeyRing
+    tokens: TokenIssuer
+    identity: IdentityService
+    limiter: RateLimiter
+    matrix: Matrix
+    jobs: Any = None  # workers.broker.JobRuntime once the lifespan started it
+
+    @classmethod
+    def create(cls, settings: Settings) -> AppRuntime:
+        keys = KeyRing(settings)
+        tokens = TokenIssuer(keys, issuer=settings.issuer, audience=settings.audience)
+        return cls(
+            settings=settings,
+            keys=keys,
+            tokens=tokens,
+            identity=IdentityService(tokens, settings),
+            limiter=RateLimiter(settings),
+            matrix=load_matrix(),
+        )

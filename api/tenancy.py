@@ -1,0 +1,114 @@
+"""GraphQL of the tenant itself: the ``Tenant`` type, ``tenant`` and ``updateTenant``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from api.graphql.context import Info, RequestContext
+from api.graphql.errors import Error, error_from
+from api.graphql.fields import field, root_field, root_mutation
+from api.graphql.mutations import attempt
+from api.graphql.relay import node_type
+from domain.templates.registry import installed_packs
+from tenants.authorization import Reach
+from tenants.errors import ServiceError
+from tenants.models import Tenant, TenantStatus
+from tenants.service import tenant_service
+
+TenantStatusType = strawberry.enum(TenantStatus, name="TenantStatus")
+
+
+@strawberry.type(name="LocalizedText", description="A label in Chinese and English.")
+class LocalizedText:
+    zh: str
+    en: str
+
+
+@strawberry.type(name="Tenant", description="The organisation the caller belongs to.")
+class TenantType(relay.Node):
+    id: relay.NodeID[str]
+    slug: str
+    name: str
+    template_code: str = strawberry.field(description="The industry template pack in use.")
+    status: TenantStatus
+    settings: JSON
+    created_at: datetime
+
+    @field(description="The template pack's name in zh and en.")
+    def template_name(self) -> LocalizedText | None:
+        pack = installed_packs().get(self.template_code)
+        if pack is None:
+            return None
+        return LocalizedText(zh=pack.pack.name.zh, en=pack.pack.name.en)
+
+    @classmethod
+    def from_model(cls, row: Tenant) -> TenantType:
+        return cls(
+            id=str(row.id),
+            slug=row.slug,
+            name=row.name,
+            template_code=row.template_code,
+            status=row.status,
+            settings=JSON(row.settings),
+            created_at=row.created_at,
+        )
+
+
+@node_type("Tenant")
+async def load_tenant(context: RequestContext, node_id: UUID, reach: Reach) -> TenantType | None:
+    if node_id != context.tenant_id:
+        return None
+    return TenantType.from_model(await tenant_service.get(context.tenant_id))
+
+
+@strawberry.input(description="Fields to change; leave a field out to keep it.")
+class TenantUpdateInput:
+    name: str | None = strawberry.UNSET
+    settings: JSON | None = strawberry.UNSET
+
+
+@strawberry.type
+class TenantUpdatePayload:
+    tenant: TenantType
+
+
+@strawberry.type
+class TenantUpdateError(Error):
+    pass
+
+
+TenantUpdateResult = Annotated[
+    TenantUpdatePayload | TenantUpdateError, strawberry.union("TenantUpdateResult")
+]
+
+
+def _given(value: Any) -> Any:
+    return None if value is strawberry.UNSET else value
+
+
+@strawberry.type
+class TenantQueries:
+    @root_field(description="The caller's organisation.")
+    async def tenant(self, info: Info) -> TenantType:
+        return TenantType.from_model(await tenant_service.get(info.context.tenant_id))
+
+
+@strawberry.type
+class TenantMutations:
+    @root_mutation()
+    async def update_tenant(self, info: Info, input: TenantUpdateInput) -> TenantUpdateResult:
+        tenant = info.context.tenant_id
+        result = await attempt(
+            lambda: tenant_service.update(
+                tenant, name=_given(input.name), settings=_given(input.settings)
+            )
+        )
+        if isinstance(result, ServiceError):
+            return error_from(TenantUpdateError, result)
+        return TenantUpdatePayload(tenant=TenantType.from_model(result))

@@ -1,0 +1,1 @@
+"""Industry template packs, kept as data files and validated on load."""

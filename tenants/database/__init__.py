@@ -1,0 +1,1 @@
+"""Database lifecycle: ORM configuration, the embedded server, roles and migrations."""

@@ -1,0 +1,1 @@
+"""Identity: passwords, signing keys, access tokens, login sessions and API clients."""

@@ -1,0 +1,73 @@
+"""Entry module of ``renshi worker`` processes (``dramatiq workers.process:broker``).
+
+Importing it builds the broker from the environment and declares the actors; the boot
+middleware then connects the ORM on dramatiq's event-loop thread and starts the sweeper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.middleware import Middleware
+
+from tenants.database.runtime import close_orm, init_orm, resolve_database
+from tenants.logs import configure_logging
+from tenants.settings import Settings, get_settings
+from workers.broker import start_job_runtime
+from workers.sweeper import sweep_forever
+
+_log = structlog.get_logger(__name__)
+
+
+class WorkerProcessBoot(Middleware):
+    """Connects the ORM once the event-loop thread runs, and closes it on shutdown."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._sweeper: Any = None
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        thread = get_event_loop_thread()
+        assert thread is not None, "the AsyncIO middleware starts the loop thread first"
+        thread.run_coroutine(self._connect())
+        self._sweeper = asyncio.run_coroutine_threadsafe(
+            sweep_forever(
+                interval_s=self.settings.sweep_interval_s, stuck_after_s=self.settings.stuck_after_s
+            ),
+            thread.loop,
+        )
+        _log.info("worker_ready", broker=self.settings.broker_kind)
+
+    async def _connect(self) -> None:
+        urls = await resolve_database(self.settings)
+        await init_orm(urls.app_url, pool_size=max(4, 2 * worker_threads()))
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        thread = get_event_loop_thread()
+        if thread is not None:
+            thread.run_coroutine(close_orm())
+
+
+def worker_threads() -> int:
+    return get_settings().worker_threads
+
+
+def _build() -> Any:
+    settings = get_settings()
+    if settings.broker_kind == "stub":
+        raise SystemExit(
+            "BROKER_URL is not set: jobs run inside `renshi serve`. "
+            "Set BROKER_URL (redis:// or amqp://) to run separate workers."
+        )
+    configure_logging(settings)
+    runtime = start_job_runtime(settings)
+    runtime.broker.add_middleware(WorkerProcessBoot(settings))
+    return runtime.broker
+
+
+broker = _build()
