@@ -33,7 +33,14 @@ from workers.sweeper import sweep_forever
 _log = structlog.get_logger(__name__)
 
 
-def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    configure_logs: bool = True,
+    in_process_worker: bool | None = None,
+) -> Starlette:
+    """The application. ``in_process_worker`` defaults to "only when there is no broker";
+    tests turn it on with a real broker too, to consume their jobs on their own loop."""
     settings = settings or get_settings()
     if configure_logs:
         configure_logging(settings)
@@ -48,7 +55,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
                 urls.admin_url, report=lambda line: _log.info("migration", step=line)
             )
         await init_orm(urls.app_url, pool_size=settings.database_pool_size)
-        in_process = settings.broker_kind == "stub"
+        in_process = (
+            settings.broker_kind == "stub" if in_process_worker is None else in_process_worker
+        )
         runtime.jobs = start_job_runtime(
             settings, host_loop=asyncio.get_running_loop() if in_process else None
         )

@@ -91,7 +91,15 @@ class ObservabilityMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)["x-request-id"] = request_id
+                headers = MutableHeaders(scope=message)
+                headers["x-request-id"] = request_id
+                tx = state.transaction
+                if tx is not None:
+                    # The operation has committed by now. Shown to every caller: statement
+                    # counts help find N+1 queries from the browser and in tests.
+                    headers["server-timing"] = (
+                        f'db;dur={tx.db_seconds * 1000:.2f};desc="statements={tx.statements}"'
+                    )
             await send(message)
 
         try:

@@ -14,7 +14,7 @@ from strawberry import relay
 from tortoise.models import Model
 
 from api.graphql.context import Info, RequestContext
-from api.graphql.errors import bad_input, forbidden
+from api.graphql.errors import bad_input, forbidden, unauthenticated
 from tenants.authorization import Reach
 from tenants.pagination import DEFAULT_PAGE_SIZE, Page, PaginationError
 
@@ -58,7 +58,7 @@ async def resolve_node(info: Info, global_id: relay.GlobalID) -> relay.Node | No
     principal = context.actor.principal if context.actor is not None else None
     decision = context.runtime.matrix.decide(f"Node.{global_id.type_name}", principal)
     if not decision.allowed or decision.reach is None:
-        raise forbidden()
+        raise unauthenticated() if principal is None else forbidden()
     node_id = parse_node_id(global_id, global_id.type_name)
     if node_id is None:
         return None

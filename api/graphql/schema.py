@@ -188,9 +188,9 @@ def build_schema(settings: Settings, matrix: Matrix) -> RenshiSchema:
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
-        MaxTokensLimiter(max_token_count=settings.max_tokens),
-        QueryDepthLimiter(max_depth=settings.max_query_depth),
-        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: IntrospectionPolicy(introspection_mode(settings)),
         OperationObserver,
         MaskUnexpectedErrors,

@@ -1,0 +1,545 @@
+"""HTTP throughput of the GraphQL edge, measured against the same work done without it.
+
+``python -m bench.api --json`` starts the API (``api.app:create_app``) on one uvicorn worker
+and loads it with an authenticated ``viewer`` query from N concurrent keep-alive
+connections for a fixed duration after a warm-up. Then, in the same run and on the same
+database, it does the same for ``bench.plain_app``: a bare Starlette endpoint that performs
+the same token check, tenant transaction and users x tenants query through asyncpg. It
+prints one JSON object::
+
+    graphql_rps, p50_ms, p99_ms              the GraphQL path
+    plain_rps, plain_p50_ms, plain_p99_ms    the baseline
+    ratio                                    graphql_rps / plain_rps (goal: >= 0.5)
+    requests, errors                         responses counted in the measured window, per
+                                             server; any status but 200 is an error
+    connections, duration_s, warmup_s, database ("embedded" or "external"), ...
+
+How to read it: ``ratio`` is what the framework layers (middleware, strawberry, Tortoise)
+cost on top of the unavoidable work (HTTP, ES256 verification, two statements in one
+transaction). It is a ratio on purpose: both servers share the machine, the database and
+the load generator, so it moves far less between machines than the absolute figures do.
+rps counts successful responses only; latencies are those of successful responses, from
+the request's first byte written to the response's last byte read.
+
+Setup: with ``DATABASE_URL`` unset the embedded PostgreSQL under ``RENSHI_HOME`` (default
+``./var/bench``) is started, provisioned and migrated by this process, which keeps it
+running until the end; otherwise ``DATABASE_URL`` is used and ``DATABASE_ADMIN_URL``, when
+set, migrates it. Each run creates its own tenant and admin user, issues a token with the
+key file under ``RENSHI_HOME`` (which both servers read), and raises the per-principal
+rate limit so the limiter is hit but never refuses.
+
+The load generator runs in this process, apart from the servers: one ``asyncio.Protocol``
+per connection on uvloop, with pre-encoded request bytes and a minimal HTTP/1.1 response
+parser, about 15 microseconds of CPU per request. Against the plain endpoint's trivial
+``/healthz`` it sustained about 14,000 requests/s on the 2-core development machine, far
+above either server's rate here, so the figures are the servers', not the client's.
+Everything still shares the CPUs: compare runs from the same machine only.
+
+Exit status: 0, or 1 when any request failed (the figures are then not comparable), or
+with ``--check`` also when the ratio misses the goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import math
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import uvloop
+
+from domain.templates.registry import pack_codes
+from tenants import repository as repo
+from tenants.authorization import Principal, Role
+from tenants.database.migrate import apply_migrations
+from tenants.database.runtime import close_orm, init_orm, resolve_database
+from tenants.identity.keys import KeyRing
+from tenants.identity.tokens import TokenIssuer
+from tenants.scope import TenantID, tenant_transaction
+from tenants.service import tenant_service
+from tenants.settings import Settings
+
+RATIO_GOAL = 0.5
+VIEWER_QUERY = "query Viewer { viewer { kind user { id email displayName } } }"
+# High enough that the limiter's bookkeeping runs on every request but never refuses one.
+RATE_LIMIT = "100000000/minute"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_HOME = Path("var/bench")
+READY_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 10.0
+
+
+def _progress(message: str) -> None:
+    print(f"bench.api: {message}", file=sys.stderr, flush=True)
+
+
+# Fixture -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fixture:
+    app_url: str
+    admin_url: str | None
+    database: str
+    email: str
+    token: str
+
+
+async def prepare(settings: Settings, *, token_ttl: int) -> Fixture:
+    """Reach (and migrate) the database, create a tenant and an admin user, issue a token."""
+    urls = await resolve_database(settings)
+    if urls.admin_url is not None:
+        await apply_migrations(urls.admin_url)
+    await init_orm(urls.app_url, pool_size=2)
+    try:
+        tenant = TenantID(uuid4())
+        email = f"bench-{secrets.token_hex(4)}@example.com"
+        async with tenant_transaction(tenant):
+            await tenant_service.create_tenant(
+                tenant,
+                slug=f"bench-{secrets.token_hex(5)}",
+                name="Benchmark",
+                template_code="enterprise_rd",
+                known_templates=pack_codes(),
+            )
+            user = await repo.insert_user(
+                tenant,
+                email=email,
+                display_name="Benchmark Admin",
+                roles=[Role.ADMIN.value],
+                password_hash=None,
+            )
+    finally:
+        await close_orm()
+    issuer = TokenIssuer(KeyRing(settings), issuer=settings.issuer, audience=settings.audience)
+    principal = Principal(
+        tenant_id=tenant, subject_id=user.id, kind="user", roles=frozenset({Role.ADMIN})
+    )
+    return Fixture(
+        app_url=urls.app_url,
+        admin_url=urls.admin_url,
+        database="embedded" if settings.embedded else "external",
+        email=email,
+        token=issuer.issue(principal, ttl=token_ttl).token,
+    )
+
+
+# Servers -------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Server:
+    """One uvicorn worker in a child process, stopped with SIGTERM (then SIGKILL)."""
+
+    def __init__(self, name: str, factory: str, env: dict[str, str]) -> None:
+        self.name = name
+        self.port = _free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            factory,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        # stdout carries the JSON result: the servers' logs go to stderr. A session of its
+        # own keeps a Ctrl-C in the terminal from reaching the server before we stop it.
+        self.process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=sys.stderr,
+            start_new_session=True,
+        )
+
+    async def wait_ready(self, path: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"the {self.name} server exited with status {self.process.returncode}"
+                )
+            try:
+                status, _ = await fetch(self.port, http_request("GET", path, self.port))
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the {self.name} server was not ready in {READY_TIMEOUT_S} s")
+            await asyncio.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def server_env(settings: Settings, fixture: Fixture) -> dict[str, str]:
+    env = dict(os.environ)
+    # Both servers talk to the database this process resolved (the embedded one included,
+    # which this process keeps alive) and read the key file the token was signed with.
+    env["DATABASE_URL"] = fixture.app_url
+    if fixture.admin_url is not None:
+        env["DATABASE_ADMIN_URL"] = fixture.admin_url
+    env["RENSHI_HOME"] = str(settings.home.resolve())
+    env["RENSHI_RATE_LIMIT"] = RATE_LIMIT
+    # The access log line is emitted at INFO: below the threshold it costs nothing.
+    env["RENSHI_LOG_LEVEL"] = "WARNING"
+    return env
+
+
+# HTTP client ---------------------------------------------------------------------------
+
+
+def http_request(
+    method: str, path: str, port: int, *, body: bytes = b"", headers: Sequence[str] = ()
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"host: 127.0.0.1:{port}", *headers]
+    if body:
+        lines += ["content-type: application/json", f"content-length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def _parse_head(head: bytes) -> tuple[int, int]:
+    """Status and content length of a response head (without the blank line)."""
+    status = int(head[9:12])
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return status, int(value)
+    raise RuntimeError(f"response without content-length: {head[:200]!r}")
+
+
+async def fetch(port: int, request: bytes) -> tuple[int, bytes]:
+    """One request on a fresh connection: for readiness checks and verification."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status, length = _parse_head(head[:-4])
+        return status, await reader.readexactly(length)
+    finally:
+        writer.close()
+
+
+@dataclass
+class Measurement:
+    """Responses completed in the measured window."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies) + self.errors
+
+
+class LoadConnection(asyncio.Protocol):
+    """One keep-alive connection sending ``request`` again as soon as each answer is in."""
+
+    def __init__(
+        self,
+        request: bytes,
+        *,
+        measure_from: float,
+        measure_until: float,
+        result: Measurement,
+        done: asyncio.Future[None],
+    ) -> None:
+        self.request = request
+        self.measure_from = measure_from
+        self.measure_until = measure_until
+        self.result = result
+        self.done = done
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.body_end = -1
+        self.status = 0
+        self.sent_at = 0.0
+        self.waiting = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._send()
+
+    def _send(self) -> None:
+        assert self.transport is not None
+        self.waiting = True
+        self.sent_at = time.perf_counter()
+        self.transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.body_end < 0:
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            try:
+                self.status, length = _parse_head(bytes(self.buffer[:head_end]))
+            except (RuntimeError, ValueError) as exc:
+                self._fail(exc)
+                return
+            self.body_end = head_end + 4 + length
+        if len(self.buffer) < self.body_end:
+            return
+        now = time.perf_counter()
+        # No pipelining: nothing can follow the body, so the buffer is simply emptied.
+        self.buffer.clear()
+        self.body_end = -1
+        self.waiting = False
+        if self.measure_from <= now <= self.measure_until:
+            if self.status == 200:
+                self.result.latencies.append(now - self.sent_at)
+            else:
+                self.result.errors += 1
+        if now < self.measure_until:
+            self._send()
+        else:
+            assert self.transport is not None
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiting:
+            self._fail(exc or ConnectionError("the server closed a keep-alive connection"))
+        elif not self.done.done():
+            self.done.set_result(None)
+
+    def _fail(self, exc: Exception) -> None:
+        if not self.done.done():
+            self.done.set_exception(exc)
+        if self.transport is not None:
+            self.transport.abort()
+
+
+async def generate_load(
+    port: int, request: bytes, *, connections: int, warmup_s: float, duration_s: float
+) -> Measurement:
+    """Keep ``connections`` requests in flight; count those completing after the warm-up."""
+    loop = asyncio.get_running_loop()
+    result = Measurement()
+    started = time.perf_counter()
+    measure_from = started + warmup_s
+    measure_until = measure_from + duration_s
+    finished: list[asyncio.Future[None]] = []
+    transports: list[asyncio.Transport] = []
+    try:
+        for _ in range(connections):
+            done: asyncio.Future[None] = loop.create_future()
+            finished.append(done)
+            # Both asyncio and uvloop set TCP_NODELAY on their TCP transports.
+            protocol = functools.partial(
+                LoadConnection,
+                request,
+                measure_from=measure_from,
+                measure_until=measure_until,
+                result=result,
+                done=done,
+            )
+            transport, _ = await loop.create_connection(protocol, "127.0.0.1", port)
+            transports.append(transport)
+        await asyncio.gather(*finished)
+    finally:
+        for transport in transports:
+            transport.close()
+    return result
+
+
+# Measurement ---------------------------------------------------------------------------
+
+
+def percentile_ms(latencies: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile, in milliseconds."""
+    if not latencies:
+        return math.nan
+    ordered = sorted(latencies)
+    index = max(0, math.ceil(p / 100 * len(ordered)) - 1)
+    return round(ordered[index] * 1000, 2)
+
+
+def check_viewer(name: str, status: int, body: bytes, email: str) -> None:
+    """Fail loudly unless the response is a successful ``viewer`` for the benchmark user."""
+    try:
+        document = json.loads(body)
+        found = document["data"]["viewer"]["user"]["email"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RuntimeError(f"{name}: unexpected response {status}: {body[:500]!r}") from exc
+    if status != 200 or found != email or document.get("errors"):
+        raise RuntimeError(f"{name}: unexpected response {status}: {body[:500]!r}")
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    factory: str
+    path: str
+
+
+TARGETS = (
+    Target("graphql", "api.app:create_app", "/graphql"),
+    Target("plain", "bench.plain_app:create_plain_app", "/viewer"),
+)
+
+
+async def measure(
+    target: Target, env: dict[str, str], fixture: Fixture, args: argparse.Namespace
+) -> Measurement:
+    server = Server(target.name, target.factory, env)
+    try:
+        await server.wait_ready("/healthz")
+        body = json.dumps({"query": VIEWER_QUERY}).encode()
+        request = http_request(
+            "POST",
+            target.path,
+            server.port,
+            body=body,
+            headers=[f"authorization: Bearer {fixture.token}"],
+        )
+        check_viewer(target.name, *await fetch(server.port, request), fixture.email)
+        _progress(
+            f"{target.name}: {args.warmup:g} s warm-up + {args.duration:g} s, "
+            f"{args.connections} connections"
+        )
+        result = await generate_load(
+            server.port,
+            request,
+            connections=args.connections,
+            warmup_s=args.warmup,
+            duration_s=args.duration,
+        )
+        if server.process.poll() is not None:
+            raise RuntimeError(f"the {target.name} server died during the run")
+        return result
+    finally:
+        server.stop()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    # A dedicated home keeps the benchmark's embedded database and tenants apart from a
+    # developer's ./var; RENSHI_HOME still wins when set.
+    home = Path(os.environ.get("RENSHI_HOME") or DEFAULT_HOME)
+    settings = Settings(home=home)
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+    _progress(f"preparing the {'embedded' if settings.embedded else 'external'} database")
+    ttl = max(3600, int(2 * (args.warmup + args.duration)) + 600)
+    fixture = await prepare(settings, token_ttl=ttl)
+    env = server_env(settings, fixture)
+    results = {target.name: await measure(target, env, fixture, args) for target in TARGETS}
+
+    graphql, plain = results["graphql"], results["plain"]
+    graphql_rps = len(graphql.latencies) / args.duration
+    plain_rps = len(plain.latencies) / args.duration
+    ratio = graphql_rps / plain_rps if plain_rps else math.nan
+    return {
+        "graphql_rps": round(graphql_rps, 1),
+        "p50_ms": percentile_ms(graphql.latencies, 50),
+        "p99_ms": percentile_ms(graphql.latencies, 99),
+        "plain_rps": round(plain_rps, 1),
+        "plain_p50_ms": percentile_ms(plain.latencies, 50),
+        "plain_p99_ms": percentile_ms(plain.latencies, 99),
+        "ratio": round(ratio, 3),
+        "ratio_goal": RATIO_GOAL,
+        "meets_goal": ratio >= RATIO_GOAL,
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "requests": {"graphql": graphql.requests, "plain": plain.requests},
+        "errors": {"graphql": graphql.errors, "plain": plain.errors},
+        "database": fixture.database,
+        "workers": 1,
+        "cpus": os.cpu_count(),
+    }
+
+
+def render_table(report: dict[str, Any]) -> str:
+    rows = [
+        ("graphql", report["graphql_rps"], report["p50_ms"], report["p99_ms"]),
+        ("plain", report["plain_rps"], report["plain_p50_ms"], report["plain_p99_ms"]),
+    ]
+    lines = [f"{'':8} {'rps':>10} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}"]
+    for name, rps, p50, p99 in rows:
+        lines.append(
+            f"{name:8} {rps:>10.1f} {p50:>8.2f} {p99:>8.2f} "
+            f"{report['requests'][name]:>9} {report['errors'][name]:>7}"
+        )
+    verdict = "met" if report["meets_goal"] else "MISSED"
+    lines.append(
+        f"ratio {report['ratio']:.3f} (goal >= {report['ratio_goal']}: {verdict}); "
+        f"{report['connections']} connections, {report['duration_s']:g} s after "
+        f"{report['warmup_s']:g} s warm-up, {report['database']} database"
+    )
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.api",
+        description="GraphQL viewer throughput against a plain Starlette + asyncpg baseline.",
+    )
+    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
+    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds first")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--check", action="store_true", help=f"exit 1 when the ratio is under {RATIO_GOAL}"
+    )
+    args = parser.parse_args(argv)
+    if args.duration <= 0 or args.warmup < 0 or args.connections < 1:
+        parser.error("need --duration > 0, --warmup >= 0 and --connections >= 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        try:
+            report = runner.run(run(args))
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            _progress("stopped")
+            return 130
+    print(json.dumps(report) if args.json else render_table(report), flush=True)
+    failed = report["errors"]["graphql"] or report["errors"]["plain"]
+    if failed:
+        _progress("some requests failed: the figures are not comparable")
+    return 1 if failed or (args.check and not report["meets_goal"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
