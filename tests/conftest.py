@@ -140,7 +140,7 @@ async def _flush_test_broker(settings: Settings) -> None:
         try:
             await client.flushdb()
         finally:
-            await client.close()
+            await client.aclose()
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -117,6 +118,9 @@ def client_token(
 
 
 def global_id(type_name: str, node_id: UUID) -> str:
-    import base64
-
     return base64.b64encode(f"{type_name}:{node_id}".encode()).decode()
+
+
+def node_uuid(global_id: str) -> UUID:
+    """The UUID inside a Relay global id."""
+    return UUID(base64.b64decode(global_id).decode().split(":", 1)[1])
