@@ -113,3 +113,18 @@ async def test_after_commit_callbacks_run_after_commit_only() -> None:
     with pytest.raises(RuntimeError):
         await register_then_fail()
     assert calls == ["sent"]
+
+
+async def test_the_statement_timeout_cancels_a_slow_statement_and_the_connection_recovers() -> None:
+    tenant = tenant_id(await create_tenant())
+
+    async def slow() -> None:
+        async with tenant_transaction(tenant, statement_timeout_ms=100) as tx:
+            await tx.client.execute_query("SELECT pg_sleep(2)")
+
+    with pytest.raises(OperationalError, match="statement timeout"):
+        await slow()
+    # the pool hands out working connections afterwards, with the default timeout back
+    async with tenant_transaction(tenant) as tx:
+        _, rows = await tx.client.execute_query("SELECT current_setting('statement_timeout') AS t")
+        assert rows[0]["t"] == "5s"
