@@ -22,6 +22,7 @@ import structlog
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.asyncio import get_event_loop_thread, set_event_loop_thread
 from dramatiq.middleware import AsyncIO, Middleware, default_middleware
 
 from domain.jobs.service import JobMessage, job_service
@@ -63,20 +64,25 @@ class HostLoopThread:
 
 
 class HostLoop(Middleware):
-    """Async actors run on the host application's event loop (the in-process worker)."""
+    """Async actors run on the host application's event loop (the in-process worker).
+
+    dramatiq keeps one event-loop thread per process; several in-process workers (tests
+    start a second one against another broker) each put theirs in place and, on shutdown,
+    put back whatever was there before them.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        self._thread = HostLoopThread(loop)
+        self._previous: Any = None
 
     def before_worker_boot(self, broker: Any, worker: Any) -> None:
-        from dramatiq.asyncio import set_event_loop_thread
-
-        set_event_loop_thread(cast("Any", HostLoopThread(self.loop)))
+        self._previous = get_event_loop_thread()
+        set_event_loop_thread(cast(Any, self._thread))
 
     def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
-        from dramatiq.asyncio import set_event_loop_thread
-
-        set_event_loop_thread(None)
+        if get_event_loop_thread() is cast(Any, self._thread):
+            set_event_loop_thread(self._previous)
 
 
 def build_broker(settings: Settings, *, host_loop: asyncio.AbstractEventLoop | None = None) -> Any:
