@@ -4,22 +4,27 @@
 and loads it with an authenticated ``viewer`` query from N concurrent keep-alive
 connections for a fixed duration after a warm-up. Then, in the same run and on the same
 database, it does the same for ``bench.plain_app``: a bare Starlette endpoint that performs
-the same token check, tenant transaction and users x tenants query through asyncpg. It
-prints one JSON object::
+the same token check, tenant transaction and users x tenants query through asyncpg. The
+two servers run one after the other, never at once. It prints one JSON object::
 
     graphql_rps, p50_ms, p99_ms              the GraphQL path
     plain_rps, plain_p50_ms, plain_p99_ms    the baseline
     ratio                                    graphql_rps / plain_rps (goal: >= 0.5)
-    requests, errors                         responses counted in the measured window, per
-                                             server; any status but 200 is an error
+    requests, errors                         responses in the measured window, per server;
+                                             any status but 200 is an error
+    server_cpu_ms_per_request                server CPU time / successful responses
+    loadgen_cpu_percent                      CPU the load generator itself used
     connections, duration_s, warmup_s, database ("embedded" or "external"), ...
 
 How to read it: ``ratio`` is what the framework layers (middleware, strawberry, Tortoise)
-cost on top of the unavoidable work (HTTP, ES256 verification, two statements in one
-transaction). It is a ratio on purpose: both servers share the machine, the database and
+cost on top of the unavoidable work (HTTP, ES256 verification, one transaction with two
+statements). It is a ratio on purpose: both servers share the machine, the database and
 the load generator, so it moves far less between machines than the absolute figures do.
-rps counts successful responses only; latencies are those of successful responses, from
-the request's first byte written to the response's last byte read.
+A server using close to ``1000 / rps`` ms of CPU per request is CPU-bound: its
+``server_cpu_ms_per_request`` is then the figure to bring down. rps counts successful
+responses only; latencies are those of successful responses, from the request's first byte
+written to the response's last byte read; percentiles are nearest-rank. A figure that could
+not be measured is null.
 
 Setup: with ``DATABASE_URL`` unset the embedded PostgreSQL under ``RENSHI_HOME`` (default
 ``./var/bench``) is started, provisioned and migrated by this process, which keeps it
@@ -30,13 +35,14 @@ rate limit so the limiter is hit but never refuses.
 
 The load generator runs in this process, apart from the servers: one ``asyncio.Protocol``
 per connection on uvloop, with pre-encoded request bytes and a minimal HTTP/1.1 response
-parser, about 15 microseconds of CPU per request. Against the plain endpoint's trivial
-``/healthz`` it sustained about 14,000 requests/s on the 2-core development machine, far
-above either server's rate here, so the figures are the servers', not the client's.
-Everything still shares the CPUs: compare runs from the same machine only.
+parser. Checked against the plain app's trivial ``/healthz`` on the 2-core development
+machine, it sustained about 13,800 requests/s at about 30 microseconds of its own CPU per
+request: far above either server's rate, so the figures are the servers', not the
+client's (``loadgen_cpu_percent`` shows its share in every run). Everything still shares
+the CPUs with PostgreSQL: compare runs from the same, otherwise idle, machine only.
 
-Exit status: 0, or 1 when any request failed (the figures are then not comparable), or
-with ``--check`` also when the ratio misses the goal.
+Exit status: 0; 1 when any request failed (the figures are then not comparable) or, with
+``--check``, when the ratio misses the goal; 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import uuid4
 
 import uvloop
@@ -80,6 +86,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = Path("var/bench")
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0
+STALL_S = 30.0
 
 
 def _progress(message: str) -> None:
@@ -262,10 +269,24 @@ class Measurement:
 
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
+    # CPU seconds spent in the window by this process (the load generator) and the server.
+    client_cpu_s: float = math.nan
+    server_cpu_s: float = math.nan
 
     @property
     def requests(self) -> int:
         return len(self.latencies) + self.errors
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux ``/proc``; NaN elsewhere)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return math.nan
+    # Fields after the parenthesised command name, which may itself contain spaces.
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class LoadConnection(asyncio.Protocol):
@@ -293,8 +314,8 @@ class LoadConnection(asyncio.Protocol):
         self.waiting = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast("asyncio.Transport", transport)
         self._send()
 
     def _send(self) -> None:
@@ -347,7 +368,13 @@ class LoadConnection(asyncio.Protocol):
 
 
 async def generate_load(
-    port: int, request: bytes, *, connections: int, warmup_s: float, duration_s: float
+    port: int,
+    request: bytes,
+    *,
+    connections: int,
+    warmup_s: float,
+    duration_s: float,
+    server_pid: int | None = None,
 ) -> Measurement:
     """Keep ``connections`` requests in flight; count those completing after the warm-up."""
     loop = asyncio.get_running_loop()
@@ -357,6 +384,13 @@ async def generate_load(
     measure_until = measure_from + duration_s
     finished: list[asyncio.Future[None]] = []
     transports: list[asyncio.Transport] = []
+    marks: list[tuple[float, float]] = []
+
+    def mark() -> None:
+        server = process_cpu_s(server_pid) if server_pid is not None else math.nan
+        marks.append((time.process_time(), server))
+
+    timers = [loop.call_later(warmup_s, mark), loop.call_later(warmup_s + duration_s, mark)]
     try:
         for _ in range(connections):
             done: asyncio.Future[None] = loop.create_future()
@@ -372,10 +406,27 @@ async def generate_load(
             )
             transport, _ = await loop.create_connection(protocol, "127.0.0.1", port)
             transports.append(transport)
-        await asyncio.gather(*finished)
+        completed, stalled = await asyncio.wait(
+            finished, timeout=warmup_s + duration_s + STALL_S, return_when=asyncio.FIRST_EXCEPTION
+        )
+        for future in completed:
+            future.result()
+        if stalled:
+            # A connection that stops answering must fail the run, not hang it.
+            raise TimeoutError(f"{len(stalled)} connection(s) stopped getting answers")
     finally:
+        for future in finished:
+            if not future.done():
+                future.cancel()
+            elif not future.cancelled():
+                future.exception()  # retrieved: asyncio would log it as lost otherwise
+        for timer in timers:
+            timer.cancel()
         for transport in transports:
             transport.close()
+    if len(marks) == 2:
+        result.client_cpu_s = marks[1][0] - marks[0][0]
+        result.server_cpu_s = marks[1][1] - marks[0][1]
     return result
 
 
@@ -440,6 +491,7 @@ async def measure(
             connections=args.connections,
             warmup_s=args.warmup,
             duration_s=args.duration,
+            server_pid=server.process.pid,
         )
         if server.process.poll() is not None:
             raise RuntimeError(f"the {target.name} server died during the run")
@@ -483,9 +535,30 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "requests": {"graphql": graphql.requests, "plain": plain.requests},
         "errors": {"graphql": graphql.errors, "plain": plain.errors},
         "database": fixture.database,
+        # Diagnostics: whether the server was CPU-bound, and how much of a CPU the load
+        # generator took from the machine the server shares with it.
+        "server_cpu_ms_per_request": {
+            name: _per_request_ms(m.server_cpu_s, len(m.latencies)) for name, m in results.items()
+        },
+        "loadgen_cpu_percent": {
+            name: round(100 * m.client_cpu_s / args.duration, 1) for name, m in results.items()
+        },
         "workers": 1,
         "cpus": os.cpu_count(),
     }
+
+
+def _per_request_ms(cpu_s: float, requests: int) -> float:
+    return round(1000 * cpu_s / requests, 3) if requests else math.nan
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN (a figure that could not be measured) as null: JSON has no NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    return value
 
 
 def render_table(report: dict[str, Any]) -> str:
@@ -493,11 +566,15 @@ def render_table(report: dict[str, Any]) -> str:
         ("graphql", report["graphql_rps"], report["p50_ms"], report["p99_ms"]),
         ("plain", report["plain_rps"], report["plain_p50_ms"], report["plain_p99_ms"]),
     ]
-    lines = [f"{'':8} {'rps':>10} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}"]
+    lines = [
+        f"{'':8} {'rps':>10} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}"
+        f" {'server CPU ms/req':>18}"
+    ]
     for name, rps, p50, p99 in rows:
         lines.append(
             f"{name:8} {rps:>10.1f} {p50:>8.2f} {p99:>8.2f} "
             f"{report['requests'][name]:>9} {report['errors'][name]:>7}"
+            f" {report['server_cpu_ms_per_request'][name]:>18.3f}"
         )
     verdict = "met" if report["meets_goal"] else "MISSED"
     lines.append(
@@ -534,7 +611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (asyncio.CancelledError, KeyboardInterrupt):
             _progress("stopped")
             return 130
-    print(json.dumps(report) if args.json else render_table(report), flush=True)
+    print(json.dumps(json_safe(report)) if args.json else render_table(report), flush=True)
     failed = report["errors"]["graphql"] or report["errors"]["plain"]
     if failed:
         _progress("some requests failed: the figures are not comparable")

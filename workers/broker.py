@@ -19,10 +19,10 @@ from uuid import UUID
 
 import dramatiq
 import structlog
+from dramatiq.asyncio import get_event_loop_thread, set_event_loop_thread
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.asyncio import get_event_loop_thread, set_event_loop_thread
 from dramatiq.middleware import AsyncIO, Middleware, default_middleware
 
 from domain.jobs.service import JobMessage, job_service
@@ -78,10 +78,10 @@ class HostLoop(Middleware):
 
     def before_worker_boot(self, broker: Any, worker: Any) -> None:
         self._previous = get_event_loop_thread()
-        set_event_loop_thread(cast(Any, self._thread))
+        set_event_loop_thread(cast("Any", self._thread))
 
     def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
-        if get_event_loop_thread() is cast(Any, self._thread):
+        if get_event_loop_thread() is cast("Any", self._thread):
             set_event_loop_thread(self._previous)
 
 

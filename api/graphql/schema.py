@@ -16,18 +16,18 @@ from typing import Any
 import strawberry
 import structlog
 from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from prometheus_client import Histogram
 from strawberry import relay
 from strawberry.extensions import (
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.permission import PermissionExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -89,20 +89,24 @@ Mutation = merge_types(
 NODE_TYPES: list[type] = [TenantType, UserType, ApiClientType, JobType]
 
 
-class IntrospectionPolicy(SchemaExtension):
-    """Introspection on, off, or only for authenticated callers (``RENSHI_INTROSPECTION``)."""
+class ValidationPolicy(SchemaExtension):
+    """Depth and alias limits, and introspection on, off or for authenticated callers only.
 
-    def __init__(self, mode: str) -> None:
+    The rule classes are built once per schema: the validation cache is keyed by them, so
+    rules made afresh per request (as the stock limiter extensions do when constructed per
+    request) would never let it hit.
+    """
+
+    def __init__(self, rules: tuple[type[ASTValidationRule], ...], mode: str) -> None:
+        self.rules = rules
         self.mode = mode
 
     def on_operation(self) -> Iterator[None]:
-        context: RequestContext = self.execution_context.context
+        execution = self.execution_context
+        context: RequestContext = execution.context
         allowed = self.mode == "on" or (self.mode == "authenticated" and context.actor is not None)
-        if not allowed:
-            self.execution_context.validation_rules = (
-                *self.execution_context.validation_rules,
-                NoSchemaIntrospectionCustomRule,
-            )
+        extra = self.rules if allowed else (*self.rules, NoSchemaIntrospectionCustomRule)
+        execution.validation_rules = (*execution.validation_rules, *extra)
         yield
 
 
@@ -126,6 +130,12 @@ class MaskUnexpectedErrors(MaskErrors):
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=lambda error: not is_expected(error))
+
+    def _process_result(self, result: object) -> None:
+        # The base class checks a runtime Protocol on every result; errors are rare.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         context: RequestContext = self.execution_context.context
@@ -185,13 +195,16 @@ def introspection_mode(settings: Settings) -> str:
 
 
 def build_schema(settings: Settings, matrix: Matrix) -> RenshiSchema:
+    rules = (
+        depth_validator(settings.max_query_depth, should_ignore=None),
+        alias_validator(settings.max_aliases),
+    )
+    mode = introspection_mode(settings)
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        lambda: IntrospectionPolicy(introspection_mode(settings)),
+        lambda: ValidationPolicy(rules, mode),
         OperationObserver,
         MaskUnexpectedErrors,
     ]
