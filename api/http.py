@@ -6,6 +6,7 @@ authentication and per-principal rate limits.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -33,6 +34,14 @@ HTTP_SECONDS = Histogram(
     ["route", "method", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+@functools.lru_cache(maxsize=256)
+def _http_seconds(route: str, method: str, status: int) -> Any:
+    # labels() takes a lock and builds a key on every call; the children never change.
+    return HTTP_SECONDS.labels(route, method, str(status))
+
+
 _ROUTES = ("/graphql", "/oauth/token", "/.well-known/jwks.json", "/healthz", "/readyz", "/metrics")
 
 
@@ -108,7 +117,7 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - started
             path = scope["path"]
             route = path if path in _ROUTES else "other"
-            HTTP_SECONDS.labels(route, scope["method"], str(status)).observe(elapsed)
+            _http_seconds(route, scope["method"], status).observe(elapsed)
             tx = state.transaction
             _log.info(
                 "request",
@@ -157,8 +166,12 @@ class BodyLimitMiddleware:
             },
         )
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await too_large(send)
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_bytes:
+                await too_large(send)
+                return
+            # The server frames the body by its declared length; nothing more can arrive.
+            await self.app(scope, receive, send)
             return
         received = 0
         response_started = False

@@ -1,4 +1,4 @@
-"""Rate limits per principal and for login attempts (``limits``, sliding window counters).
+"""Rate limits per principal and for login attempts (``limits``).
 
 With Redis configured the counters live there, shared by every API instance; otherwise in
 this process's memory. A limiter that cannot reach Redis lets the request through and logs
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import structlog
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
 
 from tenants.settings import Settings
 
@@ -42,15 +42,20 @@ class RateLimiter:
             else MemoryStorage()
         )
         self.backend = "redis" if redis_url else "memory"
-        self._limiter = SlidingWindowCounterRateLimiter(self.storage)
+        # Per-principal limits use fixed windows (one counter per request, cheapest on the
+        # hot path); login limits use sliding windows, so a burst across a window boundary
+        # cannot double the number of password guesses.
+        self._fixed = FixedWindowRateLimiter(self.storage)
+        self._sliding = SlidingWindowCounterRateLimiter(self.storage)
         self.per_principal: RateLimitItem = parse(settings.rate_limit)
         self.per_login: RateLimitItem = parse(settings.login_rate_limit)
 
     async def hit(self, item: RateLimitItem, *identifiers: str) -> Verdict:
+        limiter = self._fixed if item is self.per_principal else self._sliding
         try:
-            if await self._limiter.hit(item, *identifiers):
+            if await limiter.hit(item, *identifiers):
                 return Verdict(True)
-            stats = await self._limiter.get_window_stats(item, *identifiers)
+            stats = await limiter.get_window_stats(item, *identifiers)
         except Exception:
             _log.exception("rate_limit_unavailable", backend=self.backend)
             return Verdict(True)

@@ -112,8 +112,7 @@ _ACTIVE_USER_SQL = """
 async def get_active_user_with_tenant(tenant: TenantID, user_id: UUID) -> User | None:
     """The user behind an access token, if they may still act (user and tenant active)."""
     tx = require_tenant(tenant)
-    async with tx.client.acquire_connection() as conn:
-        row = await conn.fetchrow(_ACTIVE_USER_SQL, user_id, tenant, TenantStatus.ACTIVE.value)
+    row = await tx.fetchrow(_ACTIVE_USER_SQL, user_id, tenant, TenantStatus.ACTIVE.value)
     if row is None:
         return None
     user = User._init_from_db(**{c: row[c] for c in _USER_COLUMNS})

@@ -9,7 +9,7 @@ a context variable. Querying a tenant model with no tenant in scope raises
 
 from __future__ import annotations
 
-import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, NewType
 from uuid import UUID
 
-import asyncpg
 import structlog
 from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.transactions import in_transaction
@@ -52,12 +51,28 @@ class TenantTransaction:
         """Run ``callback`` once this transaction has committed; never after a rollback."""
         self._after_commit.append(callback)
 
-    def _observe(self, record: Any) -> None:
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        """One row of a hand-written query on this transaction's connection, counted."""
+        started = time.perf_counter()
+        try:
+            async with self.client.acquire_connection() as conn:
+                return await conn.fetchrow(query, *args)
+        finally:
+            self._record(time.perf_counter() - started)
+
+    def _record(self, seconds: float) -> None:
         self.statements += 1
-        self.db_seconds += record.elapsed
+        self.db_seconds += seconds
 
 
 _current: ContextVar[TenantTransaction | None] = ContextVar("renshi_tenant_tx", default=None)
+
+
+def record_statement(seconds: float) -> None:
+    """Count a statement against the open tenant transaction, if any (see the engine)."""
+    tx = _current.get()
+    if tx is not None:
+        tx._record(seconds)
 
 
 def current_transaction() -> TenantTransaction:
@@ -111,22 +126,15 @@ async def tenant_transaction(
         raise TenantScopeError("a tenant transaction is already open in this context")
     async with in_transaction() as client:
         tx = TenantTransaction(tenant_id=tenant, client=client)
+        started = time.perf_counter()
         async with client.acquire_connection() as conn:
-            raw: asyncpg.Connection = conn
-            raw.add_query_logger(tx._observe)
-            try:
-                await raw.execute(_SET_SCOPE, str(tenant), str(statement_timeout_ms))
-            except BaseException:
-                raw.remove_query_logger(tx._observe)
-                raise
+            await conn.execute(_SET_SCOPE, str(tenant), str(statement_timeout_ms))
+        tx._record(time.perf_counter() - started)
         token = _current.set(tx)
         try:
             yield tx
         finally:
             _current.reset(token)
-            # asyncpg reports finished statements with call_soon: let them land first.
-            await asyncio.sleep(0)
-            raw.remove_query_logger(tx._observe)
     for callback in tx._after_commit:
         try:
             await callback()

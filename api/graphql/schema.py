@@ -1,46 +1,33 @@
 """Schema assembly and the GraphQL hardening around it.
 
-Parser and validation caches; depth, alias and token limits; no field suggestions;
-introspection only where configured; unexpected errors masked (with the request id, logged
-in full); operation names bound to logs and metrics. Every root field and node type must
-have a row in the authorization matrix and carry the ``Authorized`` permission: the schema
-refuses to build otherwise.
+The hardening itself lives in ``api.graphql.edge``: the schema parses and validates through
+its caches and limits, the view masks and measures; field suggestions are off here. Every root
+field and node type must have a row in the authorization matrix and carry the ``Authorized``
+permission: the schema refuses to build otherwise. Unexpected errors are logged in full.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import strawberry
 import structlog
 from graphql import GraphQLError
-from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
-from prometheus_client import Histogram
 from strawberry import relay
-from strawberry.extensions import (
-    MaskErrors,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
-from strawberry.extensions.max_aliases import create_validator as alias_validator
-from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.permission import PermissionExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.types.base import get_object_definition
+from strawberry.types.graphql import OperationType
 
 from api.clients import ApiClientMutations, ApiClientQueries, ApiClientType
 from api.graphql.context import Info, RequestContext
+from api.graphql.edge import EdgePolicy, is_expected, parse_document, validate
 from api.graphql.fields import root_field
 from api.graphql.permissions import Authorized
 from api.graphql.relay import registered_node_types, resolve_node
-from api.graphql.view import is_expected
-from api.http import request_state
 from api.identity import IdentityMutations, IdentityQueries
 from api.jobs import JobMutations, JobQueries, JobType
 from api.tenancy import TenantMutations, TenantQueries, TenantType
@@ -49,26 +36,6 @@ from tenants.authorization import Matrix
 from tenants.settings import Settings
 
 _log = structlog.get_logger("renshi.graphql")
-
-OPERATION_SECONDS = Histogram(
-    "renshi_graphql_operation_duration_seconds",
-    "GraphQL operation latency by operation type and name",
-    ["type", "operation"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
-_OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_MAX_NAMED_OPERATIONS = 200
-_seen_operations: set[str] = set()
-
-
-def _metric_name(name: str | None) -> str:
-    # Operation names come from clients: bound how many label values they can create.
-    if name is None or not _OPERATION_NAME.match(name):
-        return "anonymous"
-    if name not in _seen_operations and len(_seen_operations) >= _MAX_NAMED_OPERATIONS:
-        return "other"
-    _seen_operations.add(name)
-    return name
 
 
 @strawberry.type
@@ -89,67 +56,54 @@ Mutation = merge_types(
 NODE_TYPES: list[type] = [TenantType, UserType, ApiClientType, JobType]
 
 
-class ValidationPolicy(SchemaExtension):
-    """Depth and alias limits, and introspection on, off or for authenticated callers only.
-
-    The rule classes are built once per schema: the validation cache is keyed by them, so
-    rules made afresh per request (as the stock limiter extensions do when constructed per
-    request) would never let it hit.
-    """
-
-    def __init__(self, rules: tuple[type[ASTValidationRule], ...], mode: str) -> None:
-        self.rules = rules
-        self.mode = mode
-
-    def on_operation(self) -> Iterator[None]:
-        execution = self.execution_context
-        context: RequestContext = execution.context
-        allowed = self.mode == "on" or (self.mode == "authenticated" and context.actor is not None)
-        extra = self.rules if allowed else (*self.rules, NoSchemaIntrospectionCustomRule)
-        execution.validation_rules = (*execution.validation_rules, *extra)
-        yield
-
-
-class OperationObserver(SchemaExtension):
-    """Binds the operation name to the request's logs and times the operation."""
-
-    def on_execute(self) -> Iterator[None]:
-        execution: ExecutionContext = self.execution_context
-        context: RequestContext = execution.context
-        name = execution.operation_name
-        kind = execution.operation_type.value if execution.operation_type else "unknown"
-        state = request_state(context.request.scope)
-        state.operation = name or f"<{kind}>"
-        structlog.contextvars.bind_contextvars(operation=state.operation)
-        with OPERATION_SECONDS.labels(kind, _metric_name(name)).time():
-            yield
-
-
-class MaskUnexpectedErrors(MaskErrors):
-    """Masks only unexpected errors, pointing the caller at the request id in our logs."""
-
-    def __init__(self) -> None:
-        super().__init__(should_mask_error=lambda error: not is_expected(error))
-
-    def _process_result(self, result: object) -> None:
-        # The base class checks a runtime Protocol on every result; errors are rare.
-        errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
-
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        context: RequestContext = self.execution_context.context
-        return GraphQLError(
-            message=f"Unexpected error; quote request id {context.request_id} when reporting it.",
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": context.request_id},
-        )
-
-
 class RenshiSchema(strawberry.Schema):
+    """The schema, parsing and validating through the edge's caches and limits."""
+
+    def __init__(self, *args: Any, policy: EdgePolicy, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.policy = policy
+
+    def _create_execution_context(
+        self,
+        query: str | None,
+        allowed_operation_types: Iterable[OperationType],
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionContext:
+        execution = super()._create_execution_context(
+            query,
+            allowed_operation_types,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+        )
+        # strawberry parses and validates only what is still missing here, so filling both
+        # in from the caches skips its own passes; a document that does not parse is left
+        # to strawberry, which reports the syntax error as the operation's error.
+        execution.parse_options["max_tokens"] = self.policy.max_tokens
+        if query:
+            try:
+                execution.graphql_document = parse_document(query, self.policy.max_tokens)
+            except GraphQLError:
+                return execution
+            authenticated = (
+                isinstance(context_value, RequestContext) and context_value.actor is not None
+            )
+            rules = (
+                *execution.validation_rules,
+                *self.policy.rules_for(authenticated=authenticated),
+            )
+            execution.validation_rules = rules
+            execution.pre_execution_errors = validate(
+                self._schema, execution.graphql_document, rules
+            )
+        return execution
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -187,32 +141,13 @@ def check_authorization_coverage(schema: strawberry.Schema, matrix: Matrix) -> N
         raise RuntimeError("authorization coverage: " + "; ".join(problems))
 
 
-def introspection_mode(settings: Settings) -> str:
-    if settings.introspection is not None:
-        return "on" if settings.introspection else "off"
-    # The embedded default is a developer's machine: let logged-in callers explore.
-    return "authenticated" if settings.embedded else "off"
-
-
 def build_schema(settings: Settings, matrix: Matrix) -> RenshiSchema:
-    rules = (
-        depth_validator(settings.max_query_depth, should_ignore=None),
-        alias_validator(settings.max_aliases),
-    )
-    mode = introspection_mode(settings)
-    extensions: list[Any] = [
-        lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: ValidationPolicy(rules, mode),
-        OperationObserver,
-        MaskUnexpectedErrors,
-    ]
+    policy = EdgePolicy.from_settings(settings)
     schema = RenshiSchema(
         query=Query,
         mutation=Mutation,
         types=NODE_TYPES,
-        extensions=extensions,
+        policy=policy,
         config=StrawberryConfig(disable_field_suggestions=True),
     )
     check_authorization_coverage(schema, matrix)

@@ -10,22 +10,30 @@ transactions instead, for whichever tenant their credentials name.
 from __future__ import annotations
 
 import functools
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from cross_web import AsyncHTTPRequestAdapter
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
-from graphql.error import GraphQLSyntaxError
+import structlog
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
-from strawberry.relay.types import GlobalIDValueError
 from strawberry.types import ExecutionResult
 
 from api.graphql.context import RequestContext
-from api.graphql.errors import ClientError
+from api.graphql.edge import (
+    MUTATION,
+    OPERATION_SECONDS,
+    EdgePolicy,
+    OperationShape,
+    is_expected,
+    masked,
+    metric_name,
+)
 from api.http import request_state, unauthorized
 from api.runtime import AppRuntime
 from tenants.identity.service import NotAuthenticatedError
@@ -44,36 +52,42 @@ class _RollBack(Exception):  # noqa: N818 - control flow, not an error
         self.result = result
 
 
-def is_expected(error: GraphQLError) -> bool:
-    """Errors the caller may read: syntax and validation errors, refusals, bad input."""
-    original = error.original_error
-    return original is None or isinstance(original, (ClientError, GraphQLError, GlobalIDValueError))
+def _is_plain_json_post(request: Any) -> bool:
+    if not isinstance(request, Request) or request.method != "POST":
+        return False
+    headers = request.headers
+    content_type = headers.get("content-type", "")
+    accept = headers.get("accept", "")
+    # Streaming transports (multipart/mixed, server-sent events) take strawberry's path.
+    return content_type.split(";", 1)[0].strip().lower() == "application/json" and (
+        "multipart/mixed" not in accept and "text/event-stream" not in accept
+    )
 
 
-@functools.lru_cache(maxsize=512)
-def _root_fields(query: str, operation_name: str | None, max_tokens: int) -> frozenset[str] | None:
-    """Root field names of the operation that will run, or None when that is unclear."""
-    try:
-        document = parse(query, max_tokens=max_tokens)
-    except GraphQLSyntaxError:
-        return None
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is not None:
-        operations = [
-            o for o in operations if o.name is not None and o.name.value == operation_name
-        ]
-    if len(operations) != 1:
-        return None
-    operation = operations[0]
-    if operation.operation != OperationType.MUTATION:
-        return None
-    names = set()
-    for selection in operation.selection_set.selections:
-        name = getattr(selection, "name", None)
-        if name is None:  # a fragment spread at the root: not worth special-casing
-            return None
-        names.add(name.value)
-    return frozenset(names)
+def _request_data(data: dict[str, Any]) -> GraphQLRequestData:
+    # The same checks, and messages, as strawberry's own body parsing.
+    query = data.get("query")
+    if not isinstance(query, (str, type(None))):
+        raise HTTPException(
+            400, "The GraphQL operation's `query` must be a string or null, if provided."
+        )
+    variables = data.get("variables")
+    if not isinstance(variables, (dict, type(None))):
+        raise HTTPException(
+            400, "The GraphQL operation's `variables` must be an object or null, if provided."
+        )
+    extensions = data.get("extensions")
+    if not isinstance(extensions, (dict, type(None))):
+        raise HTTPException(
+            400, "The GraphQL operation's `extensions` must be an object or null, if provided."
+        )
+    return GraphQLRequestData(
+        query=query,
+        variables=variables,
+        operation_name=data.get("operationName"),
+        extensions=extensions,
+        protocol="http",
+    )
 
 
 class GraphQLView(GraphQL[RequestContext, None]):
@@ -86,6 +100,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             multipart_uploads_enabled=False,
         )
         self.runtime = runtime
+        self.policy: EdgePolicy = schema.policy
 
     def is_request_allowed(self, request: BaseRequestProtocol) -> bool:
         # GraphiQL is served over GET when enabled; operations only ever over POST.
@@ -93,17 +108,46 @@ class GraphQLView(GraphQL[RequestContext, None]):
             return self.graphql_ide is not None
         return request.method == "POST"
 
+    async def _run_json_post(self, request: Request) -> Response:
+        try:
+            data = json.loads(await request.body())
+        except ValueError as exc:
+            raise HTTPException(400, "Unable to parse request body as JSON") from exc
+        if isinstance(data, list):
+            raise HTTPException(400, "Batching is not enabled")
+        if not isinstance(data, dict):
+            raise HTTPException(400, "Unable to parse request body as JSON")
+        request_data = _request_data(data)
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        result = await self.execute_single(
+            request, self.request_adapter_class(request), sub_response, context, None, request_data
+        )
+        response_data = await self.process_result(request, result)
+        return self.create_response(response_data=response_data, sub_response=sub_response)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            response: Response = JSONResponse(
+            not_found: Response = JSONResponse(
                 {"errors": [{"message": "not found"}]}, status_code=404
             )
-            await response(scope, receive, send)
+            await not_found(scope, receive, send)
             return
+        request = Request(scope, receive=receive)
         try:
-            await super().__call__(scope, receive, send)
+            # Plain JSON POSTs take a short path that does what strawberry's view does for
+            # them (the same checks, messages and result format) without its content
+            # negotiation, which on a small operation costs as much as running it.
+            if _is_plain_json_post(request):
+                response = await self._run_json_post(request)
+            else:
+                response = await self.run(request)
+        except HTTPException as exc:
+            response = PlainTextResponse(exc.reason, status_code=exc.status_code)
         except _NotAuthenticatedError:
             await unauthorized(send)
+            return
+        await response(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         state = request_state(request.scope)
@@ -124,7 +168,6 @@ class GraphQLView(GraphQL[RequestContext, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        principal = context.principal
         run = functools.partial(
             super().execute_single,
             request,
@@ -134,10 +177,33 @@ class GraphQLView(GraphQL[RequestContext, None]):
             root_value,
             request_data,
         )
-        roots = _root_fields(
-            request_data.query or "", request_data.operation_name, self.runtime.settings.max_tokens
+        shape = self.policy.shape(request_data.query or "", request_data.operation_name)
+        kind = shape.kind if shape is not None else "unknown"
+        name = shape.name if shape is not None else None
+        state = request_state(request.scope)
+        state.operation = name or f"<{kind}>"
+        structlog.contextvars.bind_contextvars(operation=state.operation)
+        with OPERATION_SECONDS.labels(kind, metric_name(name)).time():
+            result = await self._execute_in_scope(run, context, request, shape)
+        if result.errors:
+            result.errors = masked(result.errors, context.request_id)
+        return result
+
+    async def _execute_in_scope(
+        self,
+        run: Callable[[], Awaitable[ExecutionResult]],
+        context: RequestContext,
+        request: Request,
+        shape: OperationShape | None,
+    ) -> ExecutionResult:
+        principal = context.principal
+        self_scoped = (
+            shape is not None
+            and shape.kind == MUTATION
+            and shape.roots is not None
+            and shape.roots <= SELF_SCOPED_FIELDS
         )
-        if principal is None or (roots is not None and roots <= SELF_SCOPED_FIELDS):
+        if principal is None or self_scoped:
             return await run()
         state = request_state(request.scope)
         try:

@@ -21,6 +21,8 @@ def orm_config(
 ) -> dict[str, Any]:
     """A Tortoise config for ``url`` with a pool sized for the server's concurrency."""
     connection = expand_db_url(url)
+    # tortoise's asyncpg client, counting statements per tenant transaction.
+    connection["engine"] = "tenants.database.engine"
     credentials = connection["credentials"]
     # The URL parser passes unknown query parameters through; pool sizes use its own names.
     credentials.pop("max_size", None)

@@ -10,7 +10,7 @@ import pytest
 from starlette.applications import Starlette
 
 from api.app import create_app
-from api.graphql.schema import introspection_mode
+from api.graphql.edge import introspection_mode
 from api.runtime import AppRuntime
 from tenants.service import tenant_service
 from tenants.settings import Settings
