@@ -19,7 +19,7 @@ from starlette.routing import Route
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
 from api.health import health_endpoints
-from api.http import AuthenticationMiddleware, BodyLimitMiddleware, ObservabilityMiddleware
+from api.http import EdgeMiddleware
 from api.oauth import token_endpoint
 from api.runtime import AppRuntime
 from domain.jobs.service import job_service
@@ -98,11 +98,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[
-            Middleware(ObservabilityMiddleware),
-            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-            Middleware(AuthenticationMiddleware, runtime=runtime),
-        ],
+        middleware=[Middleware(EdgeMiddleware, runtime=runtime)],
     )
     app.state.runtime = runtime
     return app
