@@ -60,11 +60,13 @@ def parse_document(query: str, max_tokens: int) -> DocumentNode:
     return parse(query, max_tokens=max_tokens)
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=1024)
 def validate(
-    schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
+    schema: GraphQLSchema, query: str, max_tokens: int, rules: tuple[type[ASTValidationRule], ...]
 ) -> list[GraphQLError]:
-    return validate_document(schema, document, rules)
+    # Keyed by the query text, which caches its hash, not by the document: hashing a
+    # document walks its whole tree, on every lookup.
+    return validate_document(schema, parse_document(query, max_tokens), rules)
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,11 @@ class OperationShape:
 
 
 @functools.lru_cache(maxsize=512)
-def _shape(document: DocumentNode, operation_name: str | None) -> OperationShape | None:
+def _shape(query: str, operation_name: str | None, max_tokens: int) -> OperationShape | None:
+    try:
+        document = parse_document(query, max_tokens)
+    except GraphQLError:
+        return None
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [
@@ -156,11 +162,7 @@ class EdgePolicy:
 
     def shape(self, query: str, operation_name: str | None) -> OperationShape | None:
         """The operation's kind, name and root fields; None if it does not parse."""
-        try:
-            document = parse_document(query, self.max_tokens)
-        except GraphQLError:
-            return None
-        return _shape(document, operation_name)
+        return _shape(query, operation_name, self.max_tokens)
 
 
 MUTATION = OperationType.MUTATION.value

@@ -100,7 +100,7 @@ class RenshiSchema(strawberry.Schema):
             )
             execution.validation_rules = rules
             execution.pre_execution_errors = validate(
-                self._schema, execution.graphql_document, rules
+                self._schema, query, self.policy.max_tokens, rules
             )
         return execution
 
