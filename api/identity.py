@@ -38,9 +38,8 @@ class Viewer:
 
     @field(description="The organisation the caller belongs to.")
     async def tenant(self, info: Info) -> TenantType:
-        actor = info.context.require_actor()
-        row = actor.tenant or await tenant_service.get(actor.principal.tenant_id)
-        return TenantType.from_model(row)
+        tenant = info.context.tenant_id
+        return TenantType.from_model(await tenant_service.get(tenant))
 
 
 @strawberry.type(description="A session: a short-lived access token and a refresh token.")

@@ -2,7 +2,7 @@
 
 ``python -m bench.api --json`` starts the API (``api.app:create_app``) on one uvicorn worker,
 and on the same database ``bench.plain_app``: a bare Starlette endpoint that performs the
-same token check, tenant transaction and users x tenants query through asyncpg. It loads
+same token check, tenant transaction and caller query through asyncpg. It loads
 each with an authenticated ``viewer`` query from N concurrent keep-alive connections,
 never both at once: after a warm-up, the measured time is cut into slices that alternate
 between the two (``--rounds``), so a shared machine's slow and fast moments fall on both

@@ -3,8 +3,9 @@
 One Starlette endpoint, ``POST /viewer``, does what the ``/graphql`` path must do for an
 authenticated ``viewer`` query and nothing else: the same bearer token check
 (``TokenIssuer.verify``), one transaction on an asyncpg pool of the application role with
-the same ``set_config`` scope statement, and the same users x tenants query the ORM sends,
-answered with a JSON body shaped like the GraphQL response. Whatever the GraphQL path costs
+the same ``set_config`` scope statement, and the same query that loads the caller
+(``tenants.repository.ACTIVE_USER_SQL``), answered with a JSON body shaped like the GraphQL
+response. Whatever the GraphQL path costs
 beyond this endpoint is the price of the framework layers, not of the work itself.
 
 Run it the way ``bench.api`` does::
@@ -28,6 +29,7 @@ from starlette.routing import Route
 from tenants.database.runtime import resolve_database
 from tenants.identity.keys import KeyRing
 from tenants.identity.tokens import InvalidTokenError, TokenIssuer
+from tenants.repository import ACTIVE_USER_SQL
 from tenants.settings import Settings, get_settings
 
 # The statement ``tenants.scope.tenant_transaction`` runs first in every tenant transaction.
@@ -38,16 +40,6 @@ SET_SCOPE = (
 # What ``tenants.repository.get_active_user_with_tenant`` makes Tortoise send (captured with
 # ``QuerySet.sql()``): every column of both rows, so the database and the driver do the same
 # work; only the column aliases differ.
-SELECT_VIEWER = """
-SELECT u.password_hash, u.display_name, u.email, u.tenant_id, u.roles, u.updated_at, u.id,
-       u.last_login_at, u.created_at, u.is_active,
-       t.settings, t.template_code, t.name, t.updated_at AS tenant_updated_at,
-       t.id AS tenant_row_id, t.slug, t.status, t.created_at AS tenant_created_at
-FROM users u LEFT OUTER JOIN tenants t ON t.id = u.tenant_id
-WHERE u.tenant_id = $1 AND u.id = $2 AND u.is_active = $3 AND t.status = $4
-LIMIT $5
-"""
-
 _UNAUTHORIZED: dict[str, Any] = {
     "errors": [{"message": "invalid or expired token", "extensions": {"code": "UNAUTHENTICATED"}}]
 }
@@ -95,7 +87,7 @@ def create_plain_app(settings: Settings | None = None) -> Starlette:
         async with pools[0].acquire() as conn, conn.transaction():
             await conn.execute(SET_SCOPE, str(principal.tenant_id), timeout_ms)
             row = await conn.fetchrow(
-                SELECT_VIEWER, principal.tenant_id, principal.subject_id, True, "active", 1
+                ACTIVE_USER_SQL, principal.subject_id, principal.tenant_id, "active"
             )
         if row is None:
             return JSONResponse(_UNAUTHORIZED, status_code=401)

@@ -1,9 +1,10 @@
 """Schema assembly and the GraphQL hardening around it.
 
 The hardening itself lives in ``api.graphql.edge``: the schema parses and validates through
-its caches and limits, the view masks and measures; field suggestions are off here. Every root
-field and node type must have a row in the authorization matrix and carry the ``Authorized``
-permission: the schema refuses to build otherwise. Unexpected errors are logged in full.
+its caches and limits, the view masks and measures; field suggestions are off here. Every
+root field and node type must have a row in the authorization matrix, and every root field
+must be declared through the authorization check (``root_field``, ``root_mutation``): the
+schema refuses to build otherwise. Unexpected errors are logged in full.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import strawberry
 import structlog
 from graphql import GraphQLError
 from strawberry import relay
-from strawberry.permission import PermissionExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -26,7 +26,7 @@ from api.clients import ApiClientMutations, ApiClientQueries, ApiClientType
 from api.graphql.context import Info, RequestContext
 from api.graphql.edge import EdgePolicy, is_expected, parse_document, validate
 from api.graphql.fields import root_field
-from api.graphql.permissions import Authorized
+from api.graphql.permissions import is_guarded
 from api.graphql.relay import registered_node_types, resolve_node
 from api.identity import IdentityMutations, IdentityQueries
 from api.jobs import JobMutations, JobQueries, JobType
@@ -127,13 +127,10 @@ def check_authorization_coverage(schema: strawberry.Schema, matrix: Matrix) -> N
             operation = f"{definition.name}.{name}"
             if operation not in matrix.rules:
                 problems.append(f"{operation} has no row in the authorization matrix")
-            guarded = any(
-                isinstance(ext, PermissionExtension)
-                and any(isinstance(p, Authorized) for p in ext.permissions)
-                for ext in field.extensions
-            )
+            resolver = field.base_resolver.wrapped_func if field.base_resolver else None
+            guarded = resolver is not None and is_guarded(resolver)
             if not guarded:
-                problems.append(f"{operation} does not carry the Authorized permission")
+                problems.append(f"{operation} is not declared with root_field/root_mutation")
     for type_name in registered_node_types():
         if f"Node.{type_name}" not in matrix.rules:
             problems.append(f"Node.{type_name} has no row in the authorization matrix")

@@ -23,7 +23,7 @@ from tenants.identity.passwords import (
     verify_secret_async,
 )
 from tenants.identity.tokens import TokenIssuer
-from tenants.models import ApiClient, Tenant, TenantStatus, User
+from tenants.models import ApiClient, TenantStatus, User
 from tenants.scope import TenantID, tenant_transaction
 from tenants.settings import Settings
 
@@ -65,7 +65,6 @@ class Actor:
     principal: Principal
     user: User | None
     client: ApiClient | None
-    tenant: Tenant | None
 
 
 def _hash(secret: str) -> str:
@@ -160,7 +159,7 @@ class IdentityService:
                 if row.used_at is not None or row.expires_at <= now:
                     await repo.revoke_refresh_family(tenant, row.family_id, now)
                 else:
-                    user = await repo.get_active_user_with_tenant(tenant, row.user_id)
+                    user = await repo.get_active_user(tenant, row.user_id)
                     if user is None:
                         await repo.revoke_refresh_family(tenant, row.family_id, now)
                     else:
@@ -198,7 +197,7 @@ class IdentityService:
         """
         tenant = principal.tenant_id
         if principal.kind == "user":
-            user = await repo.get_active_user_with_tenant(tenant, principal.subject_id)
+            user = await repo.get_active_user(tenant, principal.subject_id)
             if user is None:
                 raise NotAuthenticatedError
             fresh = self._user_principal(tenant, user)
@@ -212,7 +211,6 @@ class IdentityService:
                 ),
                 user=user,
                 client=None,
-                tenant=user.tenant,
             )
         client = await repo.get_active_api_client(tenant, principal.subject_id)
         if client is None or client.client_id != principal.client_id:
@@ -228,7 +226,6 @@ class IdentityService:
             ),
             user=None,
             client=client,
-            tenant=None,
         )
 
     def client_principal(
