@@ -13,8 +13,8 @@ from __future__ import annotations
 import functools
 import json
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -117,7 +117,7 @@ class EdgeMiddleware:
             return
         headers = Headers(scope=scope)
         incoming = headers.get("x-request-id", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
         state = RequestState(request_id=request_id)
         scope.setdefault("state", {})["renshi"] = state
         structlog.contextvars.clear_contextvars()
@@ -195,10 +195,11 @@ class EdgeMiddleware:
                 state.principal = self.runtime.tokens.verify(token.strip())
             except InvalidTokenError:
                 return unauthorized
-            structlog.contextvars.bind_contextvars(tenant_id=str(state.principal.tenant_id))
+            tenant = str(state.principal.tenant_id)
+            structlog.contextvars.bind_contextvars(tenant_id=tenant)
         limiter = self.runtime.limiter
         if state.principal is not None:
-            key = f"{state.principal.tenant_id}:{state.principal.subject_id}"
+            key = f"{tenant}:{state.principal.subject_id.hex}"
         else:
             client = scope.get("client")
             key = f"ip:{client[0] if client else 'unknown'}"

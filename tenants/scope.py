@@ -111,37 +111,54 @@ _SET_SCOPE = (
 )
 
 
-@asynccontextmanager
-async def tenant_transaction(
-    tenant: TenantID, *, statement_timeout_ms: int = 5000
-) -> AsyncIterator[TenantTransaction]:
-    """Open the one transaction of an operation for ``tenant``.
+class tenant_transaction:  # noqa: N801 - used like the function it replaces
+    """Open the one transaction of an operation for ``tenant``: ``async with`` it.
 
     The tenant setting and the statement timeout are transaction-local (``set_config(...,
     true)``), so a pooled connection carries nothing over to the next borrower. Callbacks
     registered with ``on_commit`` run after the commit, in order; a rollback discards them.
+    (A class rather than a generator-based context manager: it runs on every request.)
     """
-    if _current.get() is not None:
-        # Nesting would silently join the outer transaction of possibly another tenant.
-        raise TenantScopeError("a tenant transaction is already open in this context")
-    async with in_transaction() as client:
-        tx = TenantTransaction(tenant_id=tenant, client=client)
-        started = time.perf_counter()
-        async with client.acquire_connection() as conn:
-            await conn.execute(_SET_SCOPE, str(tenant), str(statement_timeout_ms))
-        tx._record(time.perf_counter() - started)
-        token = _current.set(tx)
+
+    __slots__ = ("_context", "_statement_timeout", "_tenant", "_token", "_tx")
+
+    def __init__(self, tenant: TenantID, *, statement_timeout_ms: int = 5000) -> None:
+        self._tenant = tenant
+        self._statement_timeout = str(statement_timeout_ms)
+
+    async def __aenter__(self) -> TenantTransaction:
+        if _current.get() is not None:
+            # Nesting would silently join the outer transaction of possibly another tenant.
+            raise TenantScopeError("a tenant transaction is already open in this context")
+        self._context = in_transaction()
+        client = await self._context.__aenter__()
         try:
-            yield tx
-        finally:
-            _current.reset(token)
-    for callback in tx._after_commit:
-        try:
-            await callback()
-        except Exception:
-            # The commit stands; a lost follow-up (say, a job message) is recovered by its
-            # own mechanism (the job sweeper), so one failure must not hide the others.
-            _log.exception("after_commit_failed", callback=getattr(callback, "__qualname__", "?"))
+            tx = TenantTransaction(tenant_id=self._tenant, client=client)
+            started = time.perf_counter()
+            async with client.acquire_connection() as conn:
+                await conn.execute(_SET_SCOPE, str(self._tenant), self._statement_timeout)
+            tx._record(time.perf_counter() - started)
+        except BaseException as exc:
+            await self._context.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        self._tx = tx
+        self._token = _current.set(tx)
+        return tx
+
+    async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
+        _current.reset(self._token)
+        await self._context.__aexit__(exc_type, exc, traceback)
+        if exc_type is not None:
+            return
+        for callback in self._tx._after_commit:
+            try:
+                await callback()
+            except Exception:
+                # The commit stands; a lost follow-up (say, a job message) is recovered by
+                # its own mechanism (the job sweeper), so one failure must not hide others.
+                _log.exception(
+                    "after_commit_failed", callback=getattr(callback, "__qualname__", "?")
+                )
 
 
 @asynccontextmanager
