@@ -117,10 +117,12 @@ class RenshiSchema(strawberry.Schema):
                 )
 
 
-def check_authorization_coverage(schema: strawberry.Schema, matrix: Matrix) -> None:
+def check_authorization_coverage(
+    schema: strawberry.Schema, matrix: Matrix, roots: Iterable[type] = (Query, Mutation)
+) -> None:
     """Every root field and node type has a matrix row, and every root field is guarded."""
     problems = []
-    for root in (Query, Mutation):
+    for root in roots:
         definition = get_object_definition(root, strict=True)
         for field in definition.fields:
             name = field.graphql_name or schema.config.name_converter.get_graphql_name(field)
