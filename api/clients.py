@@ -13,11 +13,11 @@ from api.graphql.context import Info, RequestContext
 from api.graphql.errors import Error, error_from
 from api.graphql.fields import root_field, root_mutation
 from api.graphql.mutations import attempt
-from api.graphql.relay import PAGE_SIZE, node_type, paginated, parse_node_id, to_connection
+from api.graphql.relay import PAGE_SIZE, node_type, paginated, require_node_id, to_connection
 from api.tenancy import LocalizedText
 from tenants import repository as repo
 from tenants.authorization import Reach, load_matrix
-from tenants.errors import ServiceError, not_found
+from tenants.errors import ServiceError
 from tenants.models import ApiClient
 from tenants.service import api_client_service
 
@@ -97,10 +97,7 @@ ApiClientRevokeResult = Annotated[
 
 
 def _client_id(global_id: relay.GlobalID) -> UUID:
-    node_id = parse_node_id(global_id, "ApiClient")
-    if node_id is None:
-        raise not_found("API client", "API 客户端")
-    return node_id
+    return require_node_id(global_id, "ApiClient", "API client", "API 客户端")
 
 
 @strawberry.type

@@ -13,10 +13,10 @@ from api.graphql.context import Info, RequestContext
 from api.graphql.errors import Error, error_from
 from api.graphql.fields import root_field, root_mutation
 from api.graphql.mutations import attempt
-from api.graphql.relay import PAGE_SIZE, node_type, paginated, parse_node_id, to_connection
+from api.graphql.relay import PAGE_SIZE, node_type, paginated, require_node_id, to_connection
 from tenants import repository as repo
 from tenants.authorization import Reach, Role
-from tenants.errors import ServiceError, not_found
+from tenants.errors import ServiceError
 from tenants.models import User
 from tenants.service import user_service
 
@@ -122,10 +122,7 @@ UserDeleteResult = Annotated[
 
 
 def _user_id(global_id: relay.GlobalID) -> UUID:
-    node_id = parse_node_id(global_id, "User")
-    if node_id is None:
-        raise not_found("user", "用户")
-    return node_id
+    return require_node_id(global_id, "User", "user", "用户")
 
 
 def _unset_to_none(value: T | None) -> T | None:

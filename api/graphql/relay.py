@@ -16,6 +16,7 @@ from tortoise.models import Model
 from api.graphql.context import Info, RequestContext
 from api.graphql.errors import bad_input, forbidden, unauthenticated
 from tenants.authorization import Reach
+from tenants.errors import not_found
 from tenants.pagination import DEFAULT_PAGE_SIZE, Page, PaginationError
 
 N = TypeVar("N", bound=relay.Node)
@@ -48,6 +49,14 @@ def parse_node_id(global_id: relay.GlobalID, type_name: str) -> UUID | None:
         return UUID(global_id.node_id)
     except ValueError:
         return None
+
+
+def require_node_id(global_id: relay.GlobalID, type_name: str, what: str, what_zh: str) -> UUID:
+    """The UUID inside ``global_id``; a NOT_FOUND service error when it names anything else."""
+    node_id = parse_node_id(global_id, type_name)
+    if node_id is None:
+        raise not_found(what, what_zh)
+    return node_id
 
 
 async def resolve_node(info: Info, global_id: relay.GlobalID) -> relay.Node | None:

@@ -9,8 +9,10 @@ loop callback each.
 
 from __future__ import annotations
 
+import functools
 import time
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
 from tortoise.backends.base.client import (
@@ -21,45 +23,32 @@ from tortoise.backends.base.client import (
 
 from tenants.scope import record_statement
 
+T = TypeVar("T")
+
+
+def _counted(
+    method: Callable[..., Coroutine[Any, Any, T]],
+) -> Callable[..., Coroutine[Any, Any, T]]:
+    @functools.wraps(method)
+    async def counted(self: Any, *args: Any, **kwargs: Any) -> T:
+        started = time.perf_counter()
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            record_statement(time.perf_counter() - started)
+
+    return counted
+
 
 class CountingTransactionWrapper(TransactionWrapper):
     def _in_transaction(self) -> TransactionContext:
         return NestedTransactionContext(CountingTransactionWrapper(self))
 
-    async def execute_insert(self, query: str, values: list[Any]) -> Any:
-        started = time.perf_counter()
-        try:
-            return await super().execute_insert(query, values)
-        finally:
-            record_statement(time.perf_counter() - started)
-
-    async def execute_many(self, query: str, values: list[Any]) -> None:
-        started = time.perf_counter()
-        try:
-            await super().execute_many(query, values)
-        finally:
-            record_statement(time.perf_counter() - started)
-
-    async def execute_query(self, query: str, values: list[Any] | None = None) -> Any:
-        started = time.perf_counter()
-        try:
-            return await super().execute_query(query, values)
-        finally:
-            record_statement(time.perf_counter() - started)
-
-    async def execute_query_dict(self, query: str, values: list[Any] | None = None) -> Any:
-        started = time.perf_counter()
-        try:
-            return await super().execute_query_dict(query, values)
-        finally:
-            record_statement(time.perf_counter() - started)
-
-    async def execute_script(self, query: str) -> None:
-        started = time.perf_counter()
-        try:
-            await super().execute_script(query)
-        finally:
-            record_statement(time.perf_counter() - started)
+    execute_insert = _counted(TransactionWrapper.execute_insert)
+    execute_many = _counted(TransactionWrapper.execute_many)
+    execute_query = _counted(TransactionWrapper.execute_query)
+    execute_query_dict = _counted(TransactionWrapper.execute_query_dict)
+    execute_script = _counted(TransactionWrapper.execute_script)
 
 
 class CountingAsyncpgClient(AsyncpgDBClient):
