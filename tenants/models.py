@@ -95,3 +95,21 @@ class ApiClient(TenantModel):
     class Meta:
         table = "api_clients"
         unique_together = (("tenant", "client_id"),)
+
+
+class TenantKey(TenantModel):
+    """A tenant's Tink keyset for one purpose (``pii``, ``import``), wrapped by the master key.
+
+    Rotating adds a key to the keyset and makes it primary; the old keys stay so that what
+    they encrypted can still be read.
+    """
+
+    purpose = fields.CharField(max_length=32)
+    wrapped_keyset = fields.BinaryField()
+    provider = fields.CharField(max_length=32)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "tenant_keys"
+        unique_together = (("tenant", "purpose"),)

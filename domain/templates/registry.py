@@ -9,7 +9,9 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 PACKS_DIR = Path(__file__).with_name("packs")
 
@@ -29,10 +31,98 @@ class PackHeader(BaseModel):
     description: LocalizedText
 
 
+CODE = r"^[a-z][a-z0-9_]{0,62}$"
+
+
+class Coded(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(pattern=CODE)
+    name: LocalizedText
+
+
+class Level(Coded):
+    """A rung of the tenant's ladder; ``rank`` orders them (1 is the entry level)."""
+
+    rank: int = Field(ge=1)
+
+
+class OutcomeField(Coded):
+    """A figure recorded on an engagement (a project's cycle days, a class's test mean)."""
+
+    type: Literal["number", "integer"]
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+class EngagementKind(Coded):
+    outcomes: tuple[OutcomeField, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_outcomes(self) -> EngagementKind:
+        _require_unique([o.code for o in self.outcomes], f"engagement kind {self.code}: outcomes")
+        return self
+
+
+class Vocabulary(BaseModel):
+    """Words the interface uses for this industry's concepts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    person: LocalizedText
+    people: LocalizedText
+    unit: LocalizedText
+    engagement: LocalizedText
+
+
+FEEDBACK_SOURCES = (
+    "manager",
+    "peer",
+    "subordinate",
+    "self",
+    "sales",
+    "other_department",
+    "customer",
+    "student",
+    "parent",
+)
+
+
 class PackFile(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     pack: PackHeader
+    vocabulary: Vocabulary
+    levels: tuple[Level, ...] = Field(min_length=1)
+    org_unit_kinds: tuple[Coded, ...] = Field(min_length=1)
+    engagement_kinds: tuple[EngagementKind, ...] = Field(min_length=1)
+    feedback_criteria: tuple[Coded, ...] = Field(min_length=1)
+    feedback_sources: tuple[Literal[FEEDBACK_SOURCES], ...] = Field(min_length=1)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _unique_codes(self) -> PackFile:
+        _require_unique([level.code for level in self.levels], "levels")
+        _require_unique([str(level.rank) for level in self.levels], "level ranks")
+        _require_unique([kind.code for kind in self.org_unit_kinds], "org_unit_kinds")
+        _require_unique([kind.code for kind in self.engagement_kinds], "engagement_kinds")
+        _require_unique([c.code for c in self.feedback_criteria], "feedback_criteria")
+        return self
+
+    def level(self, code: str) -> Level | None:
+        return next((level for level in self.levels if level.code == code), None)
+
+    def engagement_kind(self, code: str) -> EngagementKind | None:
+        return next((kind for kind in self.engagement_kinds if kind.code == code), None)
+
+    def org_unit_kind(self, code: str) -> Coded | None:
+        return next((kind for kind in self.org_unit_kinds if kind.code == code), None)
+
+
+def _require_unique(codes: list[str], what: str) -> None:
+    repeated = sorted({code for code in codes if codes.count(code) > 1})
+    if repeated:
+        raise ValueError(f"{what}: repeated {repeated}")
 
 
 class PackError(ValueError):
@@ -64,3 +154,11 @@ def installed_packs() -> dict[str, PackFile]:
 
 def pack_codes() -> list[str]:
     return sorted(installed_packs())
+
+
+def pack_for(code: str) -> PackFile:
+    """The installed pack ``code``; a tenant's template code always names one."""
+    try:
+        return installed_packs()[code]
+    except KeyError:
+        raise PackError(f"no installed template pack {code!r}") from None

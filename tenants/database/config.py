@@ -13,6 +13,12 @@ APP_LABEL = "renshi"
 MODEL_MODULES = [
     "tenants.models",
     "domain.jobs.models",
+    "domain.org.models",
+    "domain.people.models",
+    "domain.skills.models",
+    "domain.history.models",
+    "domain.feedback.models",
+    "domain.audit.models",
 ]
 
 
