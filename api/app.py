@@ -23,6 +23,7 @@ from api.http import EdgeMiddleware
 from api.oauth import token_endpoint
 from api.runtime import AppRuntime
 from domain.jobs.service import job_service
+from domain.people.service import employee_service
 from tenants.database.migrate import apply_migrations
 from tenants.database.runtime import close_orm, init_orm, resolve_database
 from tenants.logs import configure_logging
@@ -55,6 +56,7 @@ def create_app(
                 urls.admin_url, report=lambda line: _log.info("migration", step=line)
             )
         await init_orm(urls.app_url, pool_size=settings.database_pool_size)
+        employee_service.use_sealer(runtime.pii)
         in_process = (
             settings.broker_kind == "stub" if in_process_worker is None else in_process_worker
         )
@@ -87,6 +89,7 @@ def create_app(
             if worker is not None:
                 await asyncio.to_thread(worker.stop)
             job_service.set_dispatcher(None)
+            employee_service.use_sealer(None)
             await close_orm()
 
     health = health_endpoints(runtime)

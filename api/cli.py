@@ -15,9 +15,11 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from uuid import uuid4
 
+from domain.people.service import employee_service
 from domain.templates.registry import pack_codes
 from tenants import repository as repo
 from tenants.authorization import Role, load_matrix
+from tenants.crypto.pii import pii_cipher_from_settings
 from tenants.database.migrate import apply_migrations
 from tenants.database.provision import provision
 from tenants.database.runtime import close_orm, init_orm, resolve_database
@@ -48,9 +50,11 @@ async def _database(settings: Settings) -> AsyncIterator[None]:
     if settings.embedded and urls.admin_url is not None:
         await apply_migrations(urls.admin_url)
     await init_orm(urls.app_url, pool_size=2)
+    employee_service.use_sealer(pii_cipher_from_settings(settings))
     try:
         yield
     finally:
+        employee_service.use_sealer(None)
         await close_orm()
 
 

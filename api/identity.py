@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import strawberry
 
@@ -14,10 +14,14 @@ from api.graphql.fields import field, root_field, root_mutation
 from api.graphql.mutations import attempt
 from api.tenancy import TenantType
 from api.users import UserType
+from domain.people.service import employee_service
 from tenants.authorization import Role
 from tenants.errors import ErrorCode, ServiceError
 from tenants.identity.service import Session
 from tenants.service import tenant_service, user_service
+
+if TYPE_CHECKING:
+    from api.people import EmployeeType
 
 
 class PrincipalKind(StrEnum):
@@ -35,6 +39,18 @@ class Viewer:
     scopes: list[str]
     user: UserType | None
     api_client: ApiClientType | None
+
+    @field(description="The caller's own record, when a user is linked to one.")
+    async def employee(
+        self, info: Info
+    ) -> Annotated[EmployeeType, strawberry.lazy("api.people")] | None:
+        from api.people import EmployeeType
+
+        actor = info.context.require_actor()
+        if actor.user is None:
+            return None
+        row = await employee_service.of_user(actor.principal.tenant_id, actor.user.id)
+        return EmployeeType.from_model(row) if row is not None else None
 
     @field(description="The organisation the caller belongs to.")
     async def tenant(self, info: Info) -> TenantType:

@@ -7,6 +7,7 @@ from typing import Any
 
 from api.ratelimit import RateLimiter
 from tenants.authorization import Matrix, load_matrix
+from tenants.crypto.pii import PiiCipher, pii_cipher_from_settings
 from tenants.identity.keys import KeyRing
 from tenants.identity.service import IdentityService
 from tenants.identity.tokens import TokenIssuer
@@ -21,6 +22,7 @@ class AppRuntime:
     identity: IdentityService
     limiter: RateLimiter
     matrix: Matrix
+    pii: PiiCipher
     jobs: Any = None  # workers.broker.JobRuntime once the lifespan started it
 
     @classmethod
@@ -34,4 +36,6 @@ class AppRuntime:
             identity=IdentityService(tokens, settings),
             limiter=RateLimiter(settings),
             matrix=load_matrix(),
+            # One per process: the tenants' keysets are cached in it.
+            pii=pii_cipher_from_settings(settings),
         )

@@ -15,7 +15,8 @@ from api.graphql.errors import Error, error_from
 from api.graphql.fields import field, root_field, root_mutation
 from api.graphql.mutations import attempt
 from api.graphql.relay import node_type
-from domain.templates.registry import installed_packs
+from domain.templates.registry import PackFile, installed_packs
+from domain.templates.service import pack_of
 from tenants.authorization import Reach
 from tenants.errors import ServiceError
 from tenants.models import Tenant, TenantStatus
@@ -67,6 +68,91 @@ async def load_tenant(context: RequestContext, node_id: UUID, reach: Reach) -> T
     return TenantType.from_model(await tenant_service.get(context.tenant_id))
 
 
+@strawberry.type(description="A coded item of the template pack with its name in zh and en.")
+class PackItem:
+    code: str
+    name: LocalizedText
+
+
+@strawberry.type
+class PackLevel(PackItem):
+    rank: int
+
+
+@strawberry.type
+class PackOutcome(PackItem):
+    type: str
+    unit: str | None
+    min: float | None
+    max: float | None
+
+
+@strawberry.type
+class PackEngagementKind(PackItem):
+    outcomes: list[PackOutcome]
+
+
+@strawberry.type
+class PackVocabulary:
+    person: LocalizedText
+    people: LocalizedText
+    unit: LocalizedText
+    engagement: LocalizedText
+
+
+@strawberry.type(description="The industry template the tenant works with: its words and ladders.")
+class TemplatePack:
+    code: str
+    name: LocalizedText
+    vocabulary: PackVocabulary
+    levels: list[PackLevel]
+    org_unit_kinds: list[PackItem]
+    engagement_kinds: list[PackEngagementKind]
+    feedback_criteria: list[PackItem]
+    feedback_sources: list[str]
+
+
+def _text(value: Any) -> LocalizedText:
+    return LocalizedText(zh=value.zh, en=value.en)
+
+
+def template_pack(pack: PackFile) -> TemplatePack:
+    return TemplatePack(
+        code=pack.pack.code,
+        name=_text(pack.pack.name),
+        vocabulary=PackVocabulary(
+            person=_text(pack.vocabulary.person),
+            people=_text(pack.vocabulary.people),
+            unit=_text(pack.vocabulary.unit),
+            engagement=_text(pack.vocabulary.engagement),
+        ),
+        levels=[PackLevel(code=lv.code, name=_text(lv.name), rank=lv.rank) for lv in pack.levels],
+        org_unit_kinds=[PackItem(code=k.code, name=_text(k.name)) for k in pack.org_unit_kinds],
+        engagement_kinds=[
+            PackEngagementKind(
+                code=k.code,
+                name=_text(k.name),
+                outcomes=[
+                    PackOutcome(
+                        code=o.code,
+                        name=_text(o.name),
+                        type=o.type,
+                        unit=o.unit,
+                        min=o.min,
+                        max=o.max,
+                    )
+                    for o in k.outcomes
+                ],
+            )
+            for k in pack.engagement_kinds
+        ],
+        feedback_criteria=[
+            PackItem(code=c.code, name=_text(c.name)) for c in pack.feedback_criteria
+        ],
+        feedback_sources=list(pack.feedback_sources),
+    )
+
+
 @strawberry.input(description="Fields to change; leave a field out to keep it.")
 class TenantUpdateInput:
     name: str | None = strawberry.UNSET
@@ -97,6 +183,10 @@ class TenantQueries:
     @root_field(description="The caller's organisation.")
     async def tenant(self, info: Info) -> TenantType:
         return TenantType.from_model(await tenant_service.get(info.context.tenant_id))
+
+    @root_field(description="The tenant's template pack: levels, unit kinds, engagement kinds.")
+    async def template_pack(self, info: Info) -> TemplatePack:
+        return template_pack(await pack_of(info.context.tenant_id))
 
 
 @strawberry.type

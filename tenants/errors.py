@@ -24,16 +24,41 @@ class ErrorCode(StrEnum):
 
 
 class ServiceError(Exception):
-    """An expected failure the caller can act on."""
+    """An expected failure the caller can act on.
+
+    ``details`` lists one problem per input field when several are wrong at once (every
+    invalid custom field of a record, say), so a form can mark them all.
+    """
 
     def __init__(
-        self, code: ErrorCode, message: str, message_zh: str, *, field: str | None = None
+        self,
+        code: ErrorCode,
+        message: str,
+        message_zh: str,
+        *,
+        field: str | None = None,
+        details: list[ServiceError] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.message_zh = message_zh
         self.field = field
+        self.details = details or []
+
+
+def combined(problems: list[ServiceError]) -> ServiceError:
+    """One error carrying several field problems; the first one names the error."""
+    if len(problems) == 1:
+        return problems[0]
+    first = problems[0]
+    return ServiceError(
+        first.code,
+        f"{len(problems)} fields are invalid; the first: {first.field}: {first.message}",
+        f"{len(problems)} 个字段无效；第一个：{first.field}：{first.message_zh}",
+        field=first.field,
+        details=problems,
+    )
 
 
 def not_found(what: str, what_zh: str, field: str | None = "id") -> ServiceError:

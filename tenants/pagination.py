@@ -83,19 +83,24 @@ def check_page_size(first: int) -> int:
 async def paginate(
     query: QuerySet[M], *, order_by: tuple[str, ...], first: int, after: str | None
 ) -> Page[M]:
-    """One page of ``query`` in ``order_by`` order (ascending; the last key must be unique)."""
+    """One page of ``query`` in ``order_by`` order; the last key must be unique.
+
+    A key written ``-name`` sorts descending, as in the ORM's ``order_by``.
+    """
     check_page_size(first)
+    names = [key.lstrip("-") for key in order_by]
     if after is not None:
         values = decode_cursor(after, len(order_by))
         # (a, b, id) > (va, vb, vid)  ==  a > va  OR  (a = va AND b > vb)  OR  ...
         clauses = []
-        for depth, name in enumerate(order_by):
-            equal = {order_by[i]: values[i] for i in range(depth)}
-            clauses.append(Q(**equal, **{f"{name}__gt": values[depth]}))
+        for depth, key in enumerate(order_by):
+            equal = {names[i]: values[i] for i in range(depth)}
+            beyond = "lt" if key.startswith("-") else "gt"
+            clauses.append(Q(**equal, **{f"{names[depth]}__{beyond}": values[depth]}))
         query = query.filter(Q(*clauses, join_type="OR"))
     rows = await query.order_by(*order_by).limit(first + 1)
     items = rows[:first]
-    cursors = [encode_cursor([getattr(item, name) for name in order_by]) for item in items]
+    cursors = [encode_cursor([getattr(item, name) for name in names]) for item in items]
     return Page(
         items=items,
         cursors=cursors,

@@ -53,10 +53,26 @@ class TenantTransaction:
 
     async def fetchrow(self, query: str, *args: Any) -> Any:
         """One row of a hand-written query on this transaction's connection, counted."""
+        return await self._run("fetchrow", query, args)
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        """All rows of a hand-written query, counted."""
+        rows: list[Any] = await self._run("fetch", query, args)
+        return rows
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        return await self._run("fetchval", query, args)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        """Run a statement; returns its status (``UPDATE 3``), counted."""
+        status: str = await self._run("execute", query, args)
+        return status
+
+    async def _run(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
         started = time.perf_counter()
         try:
             async with self.client.acquire_connection() as conn:
-                return await conn.fetchrow(query, *args)
+                return await getattr(conn, method)(query, *args)
         finally:
             self._record(time.perf_counter() - started)
 

@@ -13,6 +13,8 @@ import structlog
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import Middleware
 
+from domain.people.service import employee_service
+from tenants.crypto.pii import pii_cipher_from_settings
 from tenants.database.runtime import close_orm, init_orm, resolve_database
 from tenants.logs import configure_logging
 from tenants.settings import Settings, get_settings
@@ -44,6 +46,7 @@ class WorkerProcessBoot(Middleware):
     async def _connect(self) -> None:
         urls = await resolve_database(self.settings)
         await init_orm(urls.app_url, pool_size=max(4, 2 * worker_threads()))
+        employee_service.use_sealer(pii_cipher_from_settings(self.settings))
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
         if self._sweeper is not None:

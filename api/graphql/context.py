@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 from uuid import UUID
 
 from starlette.requests import Request
@@ -12,42 +12,61 @@ from starlette.responses import Response
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
-from api.graphql.errors import forbidden, unauthenticated
+from api.graphql.errors import unauthenticated
 from api.runtime import AppRuntime
 from domain.jobs import repository as job_repo
 from domain.jobs.models import Job
+from domain.people.service import NOBODY, Scope, Visibility, visibility_for
 from tenants import repository as tenant_repo
 from tenants.authorization import Principal, Reach
 from tenants.identity.service import Actor
 from tenants.models import ApiClient, User
 from tenants.scope import TenantID
 
-
-def _by_id_loader(
-    tenant: TenantID, fetch: Callable[[TenantID, Sequence[UUID]], Awaitable[Sequence[Any]]]
-) -> DataLoader[UUID, Any]:
-    async def load(ids: list[UUID]) -> list[Any]:
-        rows = {row.id: row for row in await fetch(tenant, ids)}
-        return [rows.get(i) for i in ids]
-
-    return DataLoader(load_fn=load)
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
-@dataclass
 class Loaders:
-    """Batching loaders of one request; never shared, since batches run in one tenant scope."""
+    """Batching loaders of one request, made on first use; never shared between requests,
+    since a batch runs in the tenant scope of whichever request started it."""
 
-    users: DataLoader[UUID, User | None]
-    api_clients: DataLoader[UUID, ApiClient | None]
-    jobs: DataLoader[UUID, Job | None]
+    def __init__(self, tenant: TenantID) -> None:
+        self.tenant = tenant
+        self._made: dict[str, DataLoader[Any, Any]] = {}
 
-    @classmethod
-    def for_tenant(cls, tenant: TenantID) -> Loaders:
-        return cls(
-            users=_by_id_loader(tenant, tenant_repo.get_users),
-            api_clients=_by_id_loader(tenant, tenant_repo.get_api_clients),
-            jobs=_by_id_loader(tenant, job_repo.get_jobs),
-        )
+    def batch(
+        self, name: str, load: Callable[[list[K]], Awaitable[Sequence[V]]]
+    ) -> DataLoader[K, V]:
+        """The request's loader ``name``: ``load`` answers a batch of keys, in key order."""
+        made = self._made.get(name)
+        if made is None:
+            made = DataLoader(load_fn=load)
+            self._made[name] = made
+        return made
+
+    def by_id(
+        self, name: str, fetch: Callable[[TenantID, Sequence[UUID]], Awaitable[Sequence[Any]]]
+    ) -> DataLoader[UUID, Any]:
+        """A loader of rows by id (None for ids that are not there) from ``fetch``."""
+
+        async def load(ids: list[UUID]) -> list[Any]:
+            rows = {row.id: row for row in await fetch(self.tenant, ids)}
+            return [rows.get(i) for i in ids]
+
+        return self.batch(name, load)
+
+    @property
+    def users(self) -> DataLoader[UUID, User | None]:
+        return self.by_id("users", tenant_repo.get_users)
+
+    @property
+    def api_clients(self) -> DataLoader[UUID, ApiClient | None]:
+        return self.by_id("api_clients", tenant_repo.get_api_clients)
+
+    @property
+    def jobs(self) -> DataLoader[UUID, Job | None]:
+        return self.by_id("jobs", job_repo.get_jobs)
 
 
 @dataclass
@@ -60,6 +79,7 @@ class RequestContext:
     actor: Actor | None = None
     reaches: dict[str, Reach] = field(default_factory=dict)
     _loaders: Loaders | None = None
+    _visibility: dict[Scope, Visibility] = field(default_factory=dict)
 
     def require_actor(self) -> Actor:
         if self.actor is None:
@@ -73,15 +93,34 @@ class RequestContext:
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
-            self._loaders = Loaders.for_tenant(self.tenant_id)
+            self._loaders = Loaders(self.tenant_id)
         return self._loaders
 
-    def reach(self, operation: str) -> Reach:
-        """The reach granted for ``operation`` by the permission check that let us in."""
-        try:
-            return self.reaches[operation]
-        except KeyError:
-            raise forbidden() from None
+    def allows(self, row: str) -> bool:
+        """Whether the caller passes matrix row ``row`` (e.g. a ``Field.<Type>.<field>``)."""
+        principal = self.actor.principal if self.actor is not None else None
+        return self.runtime.matrix.decide(row, principal).allowed
 
+    async def visibility(self, operation: str) -> Visibility:
+        """Which employees the caller sees through ``operation``: by the reach its matrix
+        row grants (nobody when it grants nothing)."""
+        reach = self.reaches.get(operation)
+        if reach is None:
+            principal = self.actor.principal if self.actor is not None else None
+            decision = self.runtime.matrix.decide(operation, principal)
+            if not decision.allowed or decision.reach is None:
+                return NOBODY
+            reach = decision.reach
+        scope = _SCOPES[reach]
+        known = self._visibility.get(scope)
+        if known is None:
+            actor = self.require_actor()
+            user_id = actor.user.id if actor.user is not None else None
+            known = await visibility_for(self.tenant_id, scope, user_id)
+            self._visibility[scope] = known
+        return known
+
+
+_SCOPES = {Reach.TENANT: Scope.TENANT, Reach.SUBTREE: Scope.SUBTREE, Reach.SELF: Scope.SELF}
 
 Info: TypeAlias = StrawberryInfo[RequestContext, None]

@@ -16,6 +16,14 @@ from tenants.errors import ErrorCode, ServiceError
 ErrorCodeType = strawberry.enum(ErrorCode, name="ErrorCode", description="Why an operation failed.")
 
 
+@strawberry.type(description="One input field's problem, when several are wrong at once.")
+class ErrorDetail:
+    code: ErrorCode
+    field: str | None
+    message: str
+    message_zh: str
+
+
 @strawberry.interface(
     description="An expected failure: a code, the input field at fault, a message in en and zh."
 )
@@ -24,13 +32,38 @@ class Error:
     field: str | None = strawberry.field(description="The input field at fault, when one is.")
     message: str = strawberry.field(description="What went wrong, in English.")
     message_zh: str = strawberry.field(description="What went wrong, in Chinese.")
+    details: list[ErrorDetail] = strawberry.field(
+        default_factory=list, description="Every field's problem, when there are several."
+    )
 
 
 E = TypeVar("E", bound=Error)
 
 
+def _details(exc: ServiceError) -> list[ErrorDetail]:
+    return [
+        ErrorDetail(code=d.code, field=d.field, message=d.message, message_zh=d.message_zh)
+        for d in exc.details
+    ]
+
+
 def error_from(cls: type[E], exc: ServiceError) -> E:
-    return cls(code=exc.code, field=exc.field, message=exc.message, message_zh=exc.message_zh)
+    return cls(
+        code=exc.code,
+        field=exc.field,
+        message=exc.message,
+        message_zh=exc.message_zh,
+        details=_details(exc),
+    )
+
+
+@strawberry.type(description="Why one item of a bulk upsert failed; the others are unaffected.")
+class ItemError(Error):
+    pass
+
+
+def item_error(exc: ServiceError) -> ItemError:
+    return error_from(ItemError, exc)
 
 
 class ClientError(Exception):

@@ -51,11 +51,13 @@ def parse_node_id(global_id: relay.GlobalID, type_name: str) -> UUID | None:
         return None
 
 
-def require_node_id(global_id: relay.GlobalID, type_name: str, what: str, what_zh: str) -> UUID:
+def require_node_id(
+    global_id: relay.GlobalID, type_name: str, what: str, what_zh: str, *, field: str = "id"
+) -> UUID:
     """The UUID inside ``global_id``; a NOT_FOUND service error when it names anything else."""
     node_id = parse_node_id(global_id, type_name)
     if node_id is None:
-        raise not_found(what, what_zh)
+        raise not_found(what, what_zh, field=field)
     return node_id
 
 

@@ -22,6 +22,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.base import get_object_definition
 from strawberry.types.graphql import OperationType
 
+from api.audit import AuditEntryType, AuditQueries
 from api.clients import ApiClientMutations, ApiClientQueries, ApiClientType
 from api.graphql.context import Info, RequestContext
 from api.graphql.edge import EdgePolicy, is_expected, parse_document, validate
@@ -30,6 +31,15 @@ from api.graphql.permissions import is_guarded
 from api.graphql.relay import registered_node_types, resolve_node
 from api.identity import IdentityMutations, IdentityQueries
 from api.jobs import JobMutations, JobQueries, JobType
+from api.org import OrgMutations, OrgQueries, OrgUnitType
+from api.people import (
+    CustomFieldDefinitionType,
+    CustomFieldMutations,
+    CustomFieldQueries,
+    EmployeeType,
+    PeopleMutations,
+    PeopleQueries,
+)
 from api.tenancy import TenantMutations, TenantQueries, TenantType
 from api.users import UserMutations, UserQueries, UserType
 from tenants.authorization import Matrix
@@ -47,13 +57,42 @@ class NodeQueries:
 
 Query = merge_types(
     "Query",
-    (IdentityQueries, NodeQueries, TenantQueries, UserQueries, ApiClientQueries, JobQueries),
+    (
+        IdentityQueries,
+        NodeQueries,
+        TenantQueries,
+        UserQueries,
+        ApiClientQueries,
+        JobQueries,
+        OrgQueries,
+        PeopleQueries,
+        CustomFieldQueries,
+        AuditQueries,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
-    (IdentityMutations, TenantMutations, UserMutations, ApiClientMutations, JobMutations),
+    (
+        IdentityMutations,
+        TenantMutations,
+        UserMutations,
+        ApiClientMutations,
+        JobMutations,
+        OrgMutations,
+        PeopleMutations,
+        CustomFieldMutations,
+    ),
 )
-NODE_TYPES: list[type] = [TenantType, UserType, ApiClientType, JobType]
+NODE_TYPES: list[type] = [
+    TenantType,
+    UserType,
+    ApiClientType,
+    JobType,
+    OrgUnitType,
+    EmployeeType,
+    CustomFieldDefinitionType,
+    AuditEntryType,
+]
 
 
 class RenshiSchema(strawberry.Schema):

@@ -39,7 +39,8 @@ from api.graphql.edge import (
 )
 from api.http import request_state, unauthorized
 from api.runtime import AppRuntime
-from tenants.identity.service import NotAuthenticatedError
+from domain.audit.service import AuditActor, acting_as
+from tenants.identity.service import Actor, NotAuthenticatedError
 from tenants.scope import tenant_transaction
 
 # Root fields that open their own transactions for the tenant their credentials name.
@@ -47,6 +48,18 @@ SELF_SCOPED_FIELDS = frozenset({"login", "refreshToken", "logout"})
 
 
 _POST_OPERATIONS = OperationType.from_http("POST")
+
+
+def _audit_actor(actor: Actor, request_id: str) -> AuditActor:
+    """Who the audit log names for changes this operation makes."""
+    principal = actor.principal
+    if actor.user is not None:
+        return AuditActor(
+            kind="user", id=actor.user.id, label=actor.user.email, request_id=request_id
+        )
+    return AuditActor(
+        kind="client", id=principal.subject_id, label=principal.client_id, request_id=request_id
+    )
 
 
 class _NotAuthenticatedError(Exception):
@@ -251,10 +264,11 @@ class GraphQLView(GraphQL[RequestContext, None]):
             ) as tx:
                 state.transaction = tx
                 try:
-                    context.actor = await self.runtime.identity.authenticate(principal)
+                    context.actor = actor = await self.runtime.identity.authenticate(principal)
                 except NotAuthenticatedError:
                     raise _NotAuthenticatedError from None
-                result = await run()
+                with acting_as(_audit_actor(actor, context.request_id)):
+                    result = await run()
                 if result.errors and not all(is_expected(e) for e in result.errors):
                     raise _RollBack(result)
                 return result

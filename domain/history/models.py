@@ -36,7 +36,9 @@ class Engagement(TenantModel):
         table = "engagements"
         unique_together = (("tenant", "external_key"),)
         indexes = (
-            Index(fields=("tenant_id", "employee_id", "started_on"), name="engagements_employee_idx"),
+            Index(
+                fields=("tenant_id", "employee_id", "started_on"), name="engagements_employee_idx"
+            ),
         )
 
 
@@ -87,5 +89,7 @@ class Appraisal(TenantModel):
         table = "appraisals"
         unique_together = (("tenant", "external_key"),)
         indexes = (
-            Index(fields=("tenant_id", "employee_id", "period_end"), name="appraisals_employee_idx"),
+            Index(
+                fields=("tenant_id", "employee_id", "period_end"), name="appraisals_employee_idx"
+            ),
         )

@@ -61,4 +61,6 @@ class OrgUnitManager(TenantModel):
     class Meta:
         table = "org_unit_managers"
         unique_together = (("tenant", "org_unit", "employee"),)
-        indexes = (Index(fields=("tenant_id", "employee_id"), name="org_unit_managers_employee_idx"),)
+        indexes = (
+            Index(fields=("tenant_id", "employee_id"), name="org_unit_managers_employee_idx"),
+        )

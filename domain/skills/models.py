@@ -58,7 +58,9 @@ class EmployeeSkill(TenantModel):
     class Meta:
         table = "employee_skills"
         unique_together = (("tenant", "employee", "skill"),)
-        indexes = (Index(fields=("tenant_id", "skill_id", "level"), name="employee_skills_skill_idx"),)
+        indexes = (
+            Index(fields=("tenant_id", "skill_id", "level"), name="employee_skills_skill_idx"),
+        )
 
 
 class EmployeeSkillEvent(TenantModel):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator

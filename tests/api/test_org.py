@@ -1,0 +1,134 @@
+"""Org units through GraphQL: the tree, managers, moves and ERP upserts."""
+
+from __future__ import annotations
+
+from api.runtime import AppRuntime
+from domain.org.service import org_service
+from tenants.scope import tenant_transaction
+from tests.factories import create_tenant, create_user, global_id, tenant_id, user_token
+from tests.factories_records import create_employee, create_org_unit
+from tests.support.graphql import GraphQLClient
+
+TREE = """
+query($id: ID!) { node(id: $id) { ... on OrgUnit {
+  name kind kindLabel { zh en } parent { name } ancestors { name } children { name }
+  managers { name }
+} } }
+"""
+
+
+async def test_a_unit_knows_its_place_in_the_tree(gql: GraphQLClient, runtime: AppRuntime) -> None:
+    tenant = await create_tenant()
+    company = await create_org_unit(tenant, name="Acme", kind="company")
+    dept = await create_org_unit(tenant, name="Platform", kind="department", parent=company)
+    await create_org_unit(tenant, name="Cloud", kind="team", parent=dept)
+    await create_org_unit(tenant, name="Edge", kind="team", parent=dept)
+    boss = await create_employee(tenant, name="Boss", org_unit=dept)
+    async with tenant_transaction(tenant_id(tenant)):
+        await org_service.add_manager(tenant_id(tenant), dept.id, boss.id)
+    token = user_token(runtime.tokens, await create_user(tenant, roles=("admin",)))
+    node = (await gql(TREE, {"id": global_id("OrgUnit", dept.id)}, token=token)).ok()["node"]
+    assert node == {
+        "name": "Platform",
+        "kind": "department",
+        "kindLabel": {"zh": "部门", "en": "Department"},
+        "parent": {"name": "Acme"},
+        "ancestors": [{"name": "Acme"}],
+        "children": [{"name": "Cloud"}, {"name": "Edge"}],
+        "managers": [{"name": "Boss"}],
+    }
+    # An employee sees the tree but not the managers' records.
+    employee_token = user_token(runtime.tokens, await create_user(tenant, roles=("employee",)))
+    seen = (await gql(TREE, {"id": global_id("OrgUnit", dept.id)}, token=employee_token)).ok()[
+        "node"
+    ]
+    assert seen["managers"] == []
+
+
+async def test_moving_a_unit_through_graphql(gql: GraphQLClient, runtime: AppRuntime) -> None:
+    tenant = await create_tenant()
+    a = await create_org_unit(tenant, name="A", kind="department")
+    b = await create_org_unit(tenant, name="B", kind="department")
+    team = await create_org_unit(tenant, name="Team", kind="team", parent=a)
+    token = user_token(runtime.tokens, await create_user(tenant, roles=("hr",)))
+    move = """mutation($input: OrgUnitUpdateInput!) { updateOrgUnit(input: $input) {
+      __typename ... on OrgUnitPayload { orgUnit { parent { name } ancestors { name } } }
+      ... on OrgUnitUpdateError { code field } } }"""
+    moved = (
+        await gql(
+            move,
+            {
+                "input": {
+                    "id": global_id("OrgUnit", team.id),
+                    "parentId": global_id("OrgUnit", b.id),
+                }
+            },
+            token=token,
+        )
+    ).ok()
+    assert moved["updateOrgUnit"]["orgUnit"] == {
+        "parent": {"name": "B"},
+        "ancestors": [{"name": "B"}],
+    }
+    to_top = (
+        await gql(
+            move, {"input": {"id": global_id("OrgUnit", team.id), "parentId": None}}, token=token
+        )
+    ).ok()
+    assert to_top["updateOrgUnit"]["orgUnit"] == {"parent": None, "ancestors": []}
+    loop = (
+        await gql(
+            move,
+            {"input": {"id": global_id("OrgUnit", b.id), "parentId": global_id("OrgUnit", b.id)}},
+            token=token,
+        )
+    ).ok()
+    assert loop["updateOrgUnit"] == {
+        "__typename": "OrgUnitUpdateError",
+        "code": "CONFLICT",
+        "field": "parentId",
+    }
+
+
+async def test_upserting_units_twice(gql: GraphQLClient, runtime: AppRuntime) -> None:
+    tenant = await create_tenant()
+    token = user_token(runtime.tokens, await create_user(tenant, roles=("admin",)))
+    upsert = """mutation($items: [OrgUnitUpsertInput!]!) { upsertOrgUnits(items: $items) {
+      ... on OrgUnitsUpsertPayload { results { key outcome orgUnit { name parent { name } } error { field } } } } }"""
+    items = [
+        {"externalKey": "T", "name": "Team", "kind": "team", "parentExternalKey": "D"},
+        {"externalKey": "D", "name": "Dept", "kind": "department"},
+    ]
+    first = (await gql(upsert, {"items": items}, token=token)).ok()["upsertOrgUnits"]["results"]
+    assert [(r["key"], r["outcome"]) for r in first] == [("T", "CREATED"), ("D", "CREATED")]
+    assert first[0]["orgUnit"]["parent"] == {"name": "Dept"}
+    second = (await gql(upsert, {"items": items}, token=token)).ok()["upsertOrgUnits"]["results"]
+    assert [r["outcome"] for r in second] == ["UNCHANGED", "UNCHANGED"]
+    listing = (
+        await gql(
+            "{ orgUnits(filter: {rootsOnly: true}) { edges { node { name } } } }", token=token
+        )
+    ).ok()
+    assert [e["node"]["name"] for e in listing["orgUnits"]["edges"]] == ["Dept"]
+
+
+async def test_another_tenants_unit_cannot_be_a_parent(
+    gql: GraphQLClient, runtime: AppRuntime
+) -> None:
+    tenant, other = await create_tenant(), await create_tenant()
+    foreign = await create_org_unit(other, name="Theirs", kind="department")
+    token = user_token(runtime.tokens, await create_user(tenant, roles=("admin",)))
+    create = """mutation($input: OrgUnitCreateInput!) { createOrgUnit(input: $input) {
+      __typename ... on OrgUnitCreateError { code field } } }"""
+    result = (
+        await gql(
+            create,
+            {"input": {"name": "X", "kind": "team", "parentId": global_id("OrgUnit", foreign.id)}},
+            token=token,
+        )
+    ).ok()
+    assert result["createOrgUnit"] == {
+        "__typename": "OrgUnitCreateError",
+        "code": "NOT_FOUND",
+        "field": "parentId",
+    }
