@@ -17,6 +17,14 @@ from strawberry import relay
 from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
+from api.feedback import (
+    NAMED_FIELD,
+    SUMMARY_FIELD,
+    FeedbackSummaryType,
+    FeedbackType,
+    summary_loader,
+    summary_type,
+)
 from api.graphql.context import Info, RequestContext
 from api.graphql.errors import Error, ItemError, error_from, item_error
 from api.graphql.fields import field, root_field, root_mutation
@@ -29,10 +37,19 @@ from api.graphql.relay import (
     require_node_id,
     to_connection,
 )
+from api.history import (
+    APPRAISALS_FIELD,
+    AppraisalType,
+    EngagementType,
+    latest_appraisal_loader,
+)
 from api.org import OrgUnitType, unit_loader
+from api.skills import EmployeeSkillType, SkillEvent, current_skills_loader, skill_id_of
 from api.tenancy import LocalizedText
 from api.users import UserType
 from domain.changes import KEEP, Outcome
+from domain.feedback.service import feedback_service
+from domain.history.service import appraisal_service, engagement_service
 from domain.org.models import OrgUnit
 from domain.people import repository as people_repo
 from domain.people.models import CustomFieldDefinition, CustomFieldType, Employee, EmployeeStatus
@@ -44,12 +61,17 @@ from domain.people.service import (
     employee_not_found,
     employee_service,
 )
+from domain.skills.service import skill_service
 from domain.templates.service import pack_of
 from tenants.authorization import Reach
 from tenants.errors import ServiceError, invalid
+from tenants.pagination import Page
 
 EmployeeStatusType = strawberry.enum(EmployeeStatus, name="EmployeeStatus")
 CustomFieldTypeType = strawberry.enum(CustomFieldType, name="CustomFieldType")
+
+# What a field the caller may not read answers: a page with nothing on it.
+EMPTY_PAGE: Page[Any] = Page(items=[], cursors=[], has_next_page=False, has_previous_page=False)
 
 LIST_OPERATION = "Query.employees"
 NODE_OPERATION = "Node.Employee"
@@ -153,6 +175,87 @@ class EmployeeType(relay.Node):
         if not info.context.allows("Field.Employee.nationalId"):
             return None
         return await employee_service.national_id_of(info.context.tenant_id, self.row)
+
+    @field(description="Current skills, highest level first.")
+    async def skills(self, info: Info) -> list[EmployeeSkillType]:
+        held = await current_skills_loader(info.context).load(self.row.id)
+        return [EmployeeSkillType.from_models(level, skill) for level, skill in held]
+
+    @field(description="Every change of the person's skills, oldest first (skills evolution).")
+    async def skill_history(
+        self, info: Info, skill_id: relay.GlobalID | None = None
+    ) -> list[SkillEvent]:
+        wanted = skill_id_of(skill_id, "skillId") if skill_id is not None else None
+        events = await skill_service.evolution(info.context.tenant_id, self.row.id, wanted)
+        return [SkillEvent.from_model(event) for event in events]
+
+    @field(description="Projects, classes and courses, the latest started first.")
+    async def engagements(
+        self, info: Info, first: int = PAGE_SIZE, after: str | None = None
+    ) -> relay.Connection[EngagementType]:
+        tenant = info.context.tenant_id
+        page = await paginated(
+            lambda: engagement_service.page(
+                tenant, employee_id=self.row.id, first=first, after=after
+            )
+        )
+        return to_connection(page, EngagementType.from_model)
+
+    @field(
+        description="Past appraisals, the latest period first; empty unless the caller "
+        "may read this person's appraisals."
+    )
+    async def appraisals(
+        self, info: Info, first: int = PAGE_SIZE, after: str | None = None
+    ) -> relay.Connection[AppraisalType]:
+        if not await self._reads(info, APPRAISALS_FIELD):
+            return to_connection(EMPTY_PAGE, AppraisalType.from_model)
+        tenant = info.context.tenant_id
+        page = await paginated(
+            lambda: appraisal_service.page(
+                tenant, employee_id=self.row.id, first=first, after=after
+            )
+        )
+        return to_connection(page, AppraisalType.from_model)
+
+    @field(description="The latest appraisal, if the caller may read this person's appraisals.")
+    async def latest_appraisal(self, info: Info) -> AppraisalType | None:
+        if not await self._reads(info, APPRAISALS_FIELD):
+            return None
+        row = await latest_appraisal_loader(info.context).load(self.row.id)
+        return AppraisalType.from_model(row) if row is not None else None
+
+    @field(
+        description="What current feedback says, per source; anonymous feedback only in "
+        "groups large enough. Null unless the caller may read it."
+    )
+    async def feedback_summary(self, info: Info) -> FeedbackSummaryType | None:
+        if not await self._reads(info, SUMMARY_FIELD):
+            return None
+        summary = await summary_loader(info.context).load(self.row.id)
+        pack = await pack_of(info.context.tenant_id)
+        return summary_type(pack, summary, reads_named=await self._reads(info, NAMED_FIELD))
+
+    @field(
+        description="Named feedback one by one, newest first; empty unless the caller may "
+        "read who said what. Anonymous feedback never appears here."
+    )
+    async def feedback(
+        self, info: Info, first: int = PAGE_SIZE, after: str | None = None
+    ) -> relay.Connection[FeedbackType]:
+        if not await self._reads(info, NAMED_FIELD):
+            return to_connection(EMPTY_PAGE, FeedbackType.from_model)
+        tenant = info.context.tenant_id
+        page = await paginated(
+            lambda: feedback_service.named_page(
+                tenant, subject_id=self.row.id, first=first, after=after
+            )
+        )
+        return to_connection(page, FeedbackType.from_model)
+
+    async def _reads(self, info: Info, row: str) -> bool:
+        """Whether the caller's reach for matrix row ``row`` takes in this person."""
+        return (await info.context.visibility(row)).allows(self.row)
 
 
 @node_type("Employee")

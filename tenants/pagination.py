@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -45,6 +45,9 @@ def _encode_value(value: Any) -> Any:
         return {"u": str(value)}
     if isinstance(value, datetime):
         return {"t": value.isoformat()}
+    # After datetime: every datetime is also a date.
+    if isinstance(value, date):
+        return {"d": value.isoformat()}
     return value
 
 
@@ -55,6 +58,8 @@ def _decode_value(value: Any) -> Any:
             return UUID(raw)
         if kind == "t":
             return datetime.fromisoformat(raw)
+        if kind == "d":
+            return date.fromisoformat(raw)
     return value
 
 

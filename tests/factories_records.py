@@ -1,4 +1,4 @@
-"""Factories for the records areas: org units, employees, skills, engagements, appraisals.
+"""Factories for the records areas: org units, employees, skills, history, feedback.
 
 Each opens its own tenant transaction and goes through the domain services, so rows are
 created, validated and audited the way the product creates them.
@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 
+from domain.feedback.models import Feedback, FeedbackSource
+from domain.feedback.service import feedback_service
 from domain.history.models import Appraisal, AppraisalSource, Engagement
 from domain.history.service import (
     AppraisalChanges,
@@ -182,4 +184,31 @@ async def create_appraisal(
                 source=source,
                 external_key=external_key,
             ),
+        )
+
+
+async def give_feedback(
+    tenant: Tenant,
+    subject: Employee,
+    *,
+    source: FeedbackSource = FeedbackSource.PEER,
+    ratings: Mapping[str, int] | None = None,
+    anonymous: bool = False,
+    author: User | None = None,
+    author_label: str | None = None,
+    comment: str | None = None,
+) -> Feedback:
+    """Feedback on ``subject``; ratings default to 4 on the pack's first criterion."""
+    criterion = pack_for(tenant.template_code).feedback_criteria[0].code
+    tid = tenant_id(tenant)
+    async with tenant_transaction(tid):
+        return await feedback_service.give(
+            tid,
+            subject_id=subject.id,
+            source=source,
+            ratings={criterion: 4} if ratings is None else ratings,
+            comment=comment,
+            anonymous=anonymous,
+            author_user_id=author.id if author is not None else None,
+            author_label=author_label,
         )

@@ -111,7 +111,14 @@ class RequestContext:
             if not decision.allowed or decision.reach is None:
                 return NOBODY
             reach = decision.reach
-        scope = _SCOPES[reach]
+        return await self._visibility_of(_SCOPES[reach])
+
+    async def own_employee_id(self) -> UUID | None:
+        """The employee record linked to the calling user, if any."""
+        own = (await self._visibility_of(Scope.SELF)).employee_ids
+        return next(iter(own), None)
+
+    async def _visibility_of(self, scope: Scope) -> Visibility:
         known = self._visibility.get(scope)
         if known is None:
             actor = self.require_actor()

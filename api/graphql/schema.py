@@ -24,11 +24,13 @@ from strawberry.types.graphql import OperationType
 
 from api.audit import AuditEntryType, AuditQueries
 from api.clients import ApiClientMutations, ApiClientQueries, ApiClientType
+from api.feedback import FeedbackMutations, FeedbackType
 from api.graphql.context import Info, RequestContext
 from api.graphql.edge import EdgePolicy, is_expected, parse_document, validate
 from api.graphql.fields import root_field
 from api.graphql.permissions import is_guarded
 from api.graphql.relay import registered_node_types, resolve_node
+from api.history import AppraisalType, EngagementType, HistoryMutations
 from api.identity import IdentityMutations, IdentityQueries
 from api.jobs import JobMutations, JobQueries, JobType
 from api.org import OrgMutations, OrgQueries, OrgUnitType
@@ -40,6 +42,7 @@ from api.people import (
     PeopleMutations,
     PeopleQueries,
 )
+from api.skills import SkillMutations, SkillQueries, SkillType
 from api.tenancy import TenantMutations, TenantQueries, TenantType
 from api.users import UserMutations, UserQueries, UserType
 from tenants.authorization import Matrix
@@ -67,6 +70,7 @@ Query = merge_types(
         OrgQueries,
         PeopleQueries,
         CustomFieldQueries,
+        SkillQueries,
         AuditQueries,
     ),
 )
@@ -81,6 +85,9 @@ Mutation = merge_types(
         OrgMutations,
         PeopleMutations,
         CustomFieldMutations,
+        SkillMutations,
+        HistoryMutations,
+        FeedbackMutations,
     ),
 )
 NODE_TYPES: list[type] = [
@@ -92,6 +99,10 @@ NODE_TYPES: list[type] = [
     EmployeeType,
     CustomFieldDefinitionType,
     AuditEntryType,
+    SkillType,
+    EngagementType,
+    AppraisalType,
+    FeedbackType,
 ]
 
 

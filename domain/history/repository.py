@@ -3,61 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
-from tortoise.queryset import QuerySet
 
 from domain.history.models import Appraisal, Engagement, EngagementSkill
 from domain.skills.models import Skill
-from tenants.orm import TenantModel
-from tenants.pagination import (
-    Page,
-    PaginationError,
-    check_page_size,
-    decode_cursor,
-    encode_cursor,
-)
+from tenants.pagination import Page, paginate
 from tenants.scope import TenantID, require_tenant
-
-M = TypeVar("M", bound=TenantModel)
 
 
 class DuplicateKeyError(Exception):
     """The external key is taken."""
-
-
-async def _newest_first(
-    query: QuerySet[M], day_field: str, *, first: int, after: str | None
-) -> Page[M]:
-    """A keyset page over (``day_field`` desc, id desc).
-
-    ``tenants.pagination.paginate`` would do, but its cursors cannot hold a ``date``; the day
-    travels here as ISO text.
-    """
-    check_page_size(first)
-    if after is not None:
-        raw_day, last_id = decode_cursor(after, 2)
-        try:
-            day = date.fromisoformat(raw_day)
-        except (TypeError, ValueError):
-            raise PaginationError("after", "not a cursor returned by this list") from None
-        if not isinstance(last_id, UUID):
-            raise PaginationError("after", "not a cursor returned by this list")
-        earlier: dict[str, Any] = {f"{day_field}__lt": day}
-        same_day: dict[str, Any] = {day_field: day, "id__lt": last_id}
-        query = query.filter(Q(**earlier) | Q(**same_day))
-    rows = await query.order_by(f"-{day_field}", "-id").limit(first + 1)
-    items = rows[:first]
-    return Page(
-        items=items,
-        cursors=[encode_cursor([getattr(i, day_field).isoformat(), i.id]) for i in items],
-        has_next_page=len(rows) > first,
-        has_previous_page=after is not None,
-    )
 
 
 # --- engagements ---------------------------------------------------------------------------
@@ -171,7 +129,7 @@ async def list_engagements(
 ) -> Page[Engagement]:
     require_tenant(tenant)
     query = Engagement.filter(employee_id=employee_id, archived_at=None)
-    return await _newest_first(query, "started_on", first=first, after=after)
+    return await paginate(query, order_by=("-started_on", "-id"), first=first, after=after)
 
 
 # --- appraisals ----------------------------------------------------------------------------
@@ -233,4 +191,4 @@ async def list_appraisals(
 ) -> Page[Appraisal]:
     require_tenant(tenant)
     query = Appraisal.filter(employee_id=employee_id, archived_at=None)
-    return await _newest_first(query, "period_end", first=first, after=after)
+    return await paginate(query, order_by=("-period_end", "-id"), first=first, after=after)

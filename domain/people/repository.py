@@ -102,6 +102,11 @@ async def get_employee_by_user(tenant: TenantID, user_id: UUID) -> Employee | No
     return await Employee.get_or_none(user_id=user_id, archived_at=None)
 
 
+async def get_employees_by_users(tenant: TenantID, user_ids: Sequence[UUID]) -> list[Employee]:
+    require_tenant(tenant)
+    return await Employee.filter(user_id__in=list(user_ids))
+
+
 async def find_by_national_id(tenant: TenantID, sealed_values: Sequence[bytes]) -> Employee | None:
     require_tenant(tenant)
     return await Employee.filter(national_id__in=list(sealed_values)).first()
