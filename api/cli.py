@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from uuid import uuid4
 
+from api.demo_command import add_demo_command
 from domain.people.service import employee_service
 from domain.templates.registry import pack_codes
 from tenants import repository as repo
@@ -288,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rotate", help="add a new signing key; tokens of older keys stay valid"
     )
     rotate.set_defaults(run=_keys_rotate)
+    add_demo_command(commands)
     return parser
 
 

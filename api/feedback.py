@@ -3,9 +3,10 @@
 Which source a caller may give feedback as, and on whom, is a matrix row per source
 (``Field.Feedback.<source>``): a manager gives ``manager`` feedback on their subtree, sales
 give ``sales`` feedback on anyone, everyone rates themselves only as ``self``. Anonymous
-feedback is never shown one by one (see ``domain.feedback.service``); a person reading their
-own summary, who may not read the named items, also sees named groups only from
-``MIN_ANONYMOUS_RESPONSES`` responses up, so a lone rating cannot be traced to its author.
+feedback is never shown one by one (see ``domain.feedback.service``). Nobody reads the named
+items about themselves, whatever their reach; a person reading their own summary also sees
+named groups only from ``MIN_ANONYMOUS_RESPONSES`` responses up, so a lone rating cannot be
+traced to its author.
 """
 
 from __future__ import annotations
@@ -226,15 +227,27 @@ async def _subject_visible(context: RequestContext, subject_id: UUID, operation:
     return person is not None and (await context.visibility(operation)).allows(person)
 
 
+async def reads_named(context: RequestContext, subject: Employee, operation: str) -> bool:
+    """Whether the caller may read who said what about ``subject`` through ``operation``."""
+    if not (await context.visibility(operation)).allows(subject):
+        return False
+    # Never about oneself, whatever the reach: a manager's subtree holds their own record
+    # (and often their own unit), which would show them the authors of their feedback.
+    return await context.own_employee_id() != subject.id
+
+
 @node_type("Feedback")
 async def load_feedback(
     context: RequestContext, node_id: UUID, reach: Reach
 ) -> FeedbackType | None:
+    from api.people import employee_loader
+
     row = await feedback_repo.get_feedback(context.tenant_id, node_id)
     # Anonymous feedback is never shown on its own, to anyone.
     if row is None or row.anonymous:
         return None
-    if not await _subject_visible(context, row.subject_id, NODE_OPERATION):
+    subject = await employee_loader(context).load(row.subject_id)
+    if subject is None or not await reads_named(context, subject, NODE_OPERATION):
         return None
     return FeedbackType.from_model(row)
 

@@ -22,6 +22,7 @@ from api.feedback import (
     SUMMARY_FIELD,
     FeedbackSummaryType,
     FeedbackType,
+    reads_named,
     summary_loader,
     summary_type,
 )
@@ -234,7 +235,8 @@ class EmployeeType(relay.Node):
             return None
         summary = await summary_loader(info.context).load(self.row.id)
         pack = await pack_of(info.context.tenant_id)
-        return summary_type(pack, summary, reads_named=await self._reads(info, NAMED_FIELD))
+        named = await reads_named(info.context, self.row, NAMED_FIELD)
+        return summary_type(pack, summary, reads_named=named)
 
     @field(
         description="Named feedback one by one, newest first; empty unless the caller may "
@@ -243,7 +245,7 @@ class EmployeeType(relay.Node):
     async def feedback(
         self, info: Info, first: int = PAGE_SIZE, after: str | None = None
     ) -> relay.Connection[FeedbackType]:
-        if not await self._reads(info, NAMED_FIELD):
+        if not await reads_named(info.context, self.row, NAMED_FIELD):
             return to_connection(EMPTY_PAGE, FeedbackType.from_model)
         tenant = info.context.tenant_id
         page = await paginated(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from api.runtime import AppRuntime
 from domain.org.service import org_service
 from tenants.scope import tenant_transaction
@@ -14,7 +16,13 @@ from tests.factories import (
     tenant_id,
     user_token,
 )
-from tests.factories_records import create_employee, create_org_unit
+from tests.factories_records import (
+    create_appraisal,
+    create_employee,
+    create_org_unit,
+    create_skill,
+    set_skill,
+)
 from tests.support.graphql import GraphQLClient
 
 EMPLOYEES = """
@@ -233,3 +241,71 @@ async def test_erp_upserts_are_idempotent_and_limited(
     too_many = [{"employeeNumber": f"N-{i}", "name": "N"} for i in range(501)]
     refused = (await gql(UPSERT, {"items": too_many}, token=token)).ok()["upsertEmployees"]
     assert (refused["__typename"], refused["field"]) == ("EmployeesUpsertError", "items")
+
+
+PROFILES = """
+query($first: Int) { employees(first: $first) { edges { node {
+  name orgUnit { name } skills { skill { name } level } latestAppraisal { period score }
+} } } }
+"""
+
+
+async def test_profile_page_costs_the_same_statements_for_any_page_size(
+    gql: GraphQLClient, runtime: AppRuntime
+) -> None:
+    # given 60 people in 3 teams of a department, each with 2 skills and 2 appraisals
+    tenant, other = await create_tenant(), await create_tenant()
+    dept = await create_org_unit(tenant, name="Dept", kind="department")
+    teams = [
+        await create_org_unit(tenant, name=f"Team {i}", kind="team", parent=dept) for i in range(3)
+    ]
+    skills = [await create_skill(tenant, name) for name in ("Go", "Python")]
+    for i in range(60):
+        person = await create_employee(tenant, name=f"P{i:02d}", org_unit=teams[i % 3])
+        for skill, level in zip(skills, (2, 4), strict=True):
+            await set_skill(tenant, person, skill, level)
+        for year in (2023, 2024):
+            await create_appraisal(
+                tenant,
+                person,
+                period=str(year),
+                period_start=date(year, 1, 1),
+                period_end=date(year, 12, 31),
+                score=year - 1950,
+            )
+    # and a manager of the department, and another tenant's person
+    boss_user = await create_user(tenant, roles=("manager",))
+    boss = await create_employee(tenant, name="Boss", org_unit=dept, user=boss_user)
+    async with tenant_transaction(tenant_id(tenant)):
+        await org_service.add_manager(tenant_id(tenant), dept.id, boss.id)
+    await create_employee(other, name="P00 elsewhere")
+    admin = user_token(runtime.tokens, await create_user(tenant, roles=("admin",)))
+    manager = user_token(runtime.tokens, boss_user)
+
+    for token in (admin, manager):
+        costs = set()
+        for first in (5, 25, 60):
+            response = await gql(PROFILES, {"first": first}, token=token)
+            nodes = [edge["node"] for edge in response.ok()["employees"]["edges"]]
+            assert len(nodes) == first
+            assert nodes[0] == {
+                "name": "Boss",
+                "orgUnit": {"name": "Dept"},
+                "skills": [],
+                "latestAppraisal": None,
+            }
+            assert nodes[1] == {
+                "name": "P00",
+                "orgUnit": {"name": "Team 0"},
+                "skills": [
+                    {"skill": {"name": "Python"}, "level": 4},
+                    {"skill": {"name": "Go"}, "level": 2},
+                ],
+                "latestAppraisal": {"period": "2024", "score": "74.00"},
+            }
+            costs.add(response.statements)
+        assert len(costs) == 1, costs
+        assert max(costs) <= 6, costs
+    everyone = (await gql(PROFILES, {"first": 100}, token=admin)).ok()["employees"]["edges"]
+    assert len(everyone) == 61
+    assert "P00 elsewhere" not in [edge["node"]["name"] for edge in everyone]

@@ -1,0 +1,1 @@
+"""Demo tenants: realistic, reproducible records for trying Renshi out and for benchmarks."""
