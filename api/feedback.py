@@ -19,7 +19,7 @@ import strawberry
 from strawberry import relay
 from strawberry.dataloader import DataLoader
 
-from api.graphql.context import Info, RequestContext
+from api.graphql.context import UNKNOWN, Info, RequestContext
 from api.graphql.errors import Error, error_from
 from api.graphql.fields import field, root_mutation
 from api.graphql.mutations import attempt
@@ -234,6 +234,17 @@ async def reads_named(context: RequestContext, subject: Employee, operation: str
     # Never about oneself, whatever the reach: a manager's subtree holds their own record
     # (and often their own unit), which would show them the authors of their feedback.
     return await context.own_employee_id() != subject.id
+
+
+def known_reads_named(context: RequestContext, subject: Employee, operation: str) -> bool | None:
+    """``reads_named`` when it needs no query, else None."""
+    visibility = context.known_visibility(operation)
+    if visibility is None:
+        return None
+    if not visibility.allows(subject):
+        return False
+    own = context.known_own_employee_id()
+    return None if own is UNKNOWN else own != subject.id
 
 
 @node_type("Feedback")

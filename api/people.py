@@ -7,6 +7,7 @@ answers exactly like one that does not exist.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from enum import Enum
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from api.feedback import (
     SUMMARY_FIELD,
     FeedbackSummaryType,
     FeedbackType,
+    known_reads_named,
     reads_named,
     summary_loader,
     summary_type,
@@ -29,6 +31,7 @@ from api.feedback import (
 from api.graphql.context import Info, RequestContext
 from api.graphql.errors import Error, ItemError, error_from, item_error
 from api.graphql.fields import field, root_field, root_mutation
+from api.graphql.loading import later, now_or_later, prime, selected_below
 from api.graphql.mutations import attempt
 from api.graphql.relay import (
     PAGE_SIZE,
@@ -50,6 +53,7 @@ from api.tenancy import LocalizedText
 from api.users import UserType
 from domain.changes import KEEP, Outcome
 from domain.feedback.service import feedback_service
+from domain.history.models import Appraisal
 from domain.history.service import appraisal_service, engagement_service
 from domain.org.models import OrgUnit
 from domain.people import repository as people_repo
@@ -62,8 +66,11 @@ from domain.people.service import (
     employee_not_found,
     employee_service,
 )
+from domain.skills.models import Skill
+from domain.skills.repository import HeldSkill
 from domain.skills.service import skill_service
-from domain.templates.service import pack_of
+from domain.templates.registry import PackFile
+from domain.templates.service import known_pack, pack_of
 from tenants.authorization import Reach
 from tenants.errors import ServiceError, invalid
 from tenants.pagination import Page
@@ -141,28 +148,26 @@ class EmployeeType(relay.Node):
         )
 
     @field(description="The unit the person belongs to.")
-    async def org_unit(self, info: Info) -> OrgUnitType | None:
+    def org_unit(self, info: Info) -> OrgUnitType | None:
         if self.row.org_unit_id is None:
             return None
         # A list query brings the unit along in the same statement (select_related).
         related = self.row.org_unit
-        unit = (
-            related
-            if isinstance(related, OrgUnit)
-            else await unit_loader(info.context).load(self.row.org_unit_id)
-        )
-        return OrgUnitType.from_model(unit) if unit is not None else None
+        if isinstance(related, OrgUnit):
+            return OrgUnitType.from_model(related)
+        return now_or_later(unit_loader(info.context), self.row.org_unit_id, _unit_type)
 
     @field(description="The person's level on the tenant's ladder.")
-    async def level(self, info: Info) -> Level | None:
+    def level(self, info: Info) -> Level | None:
         if self.row.level is None:
             return None
-        level = (await pack_of(info.context.tenant_id)).level(self.row.level)
-        if level is None:
-            return None
-        return Level(
-            code=level.code, rank=level.rank, name=LocalizedText(zh=level.name.zh, en=level.name.en)
-        )
+        pack = known_pack(info.context.tenant_id)
+        if pack is None:
+            return later(self._level_later(info))
+        return _level(pack, self.row.level)
+
+    async def _level_later(self, info: Info) -> Level | None:
+        return _level(await pack_of(info.context.tenant_id), self.row.level or "")
 
     @field(description="The user account linked to this person (administrators and HR only).")
     async def user(self, info: Info) -> UserType | None:
@@ -178,9 +183,8 @@ class EmployeeType(relay.Node):
         return await employee_service.national_id_of(info.context.tenant_id, self.row)
 
     @field(description="Current skills, highest level first.")
-    async def skills(self, info: Info) -> list[EmployeeSkillType]:
-        held = await current_skills_loader(info.context).load(self.row.id)
-        return [EmployeeSkillType.from_models(level, skill) for level, skill in held]
+    def skills(self, info: Info) -> list[EmployeeSkillType]:
+        return now_or_later(current_skills_loader(info.context), self.row.id, _skill_types)
 
     @field(description="Every change of the person's skills, oldest first (skills evolution).")
     async def skill_history(
@@ -220,17 +224,39 @@ class EmployeeType(relay.Node):
         return to_connection(page, AppraisalType.from_model)
 
     @field(description="The latest appraisal, if the caller may read this person's appraisals.")
-    async def latest_appraisal(self, info: Info) -> AppraisalType | None:
+    def latest_appraisal(self, info: Info) -> AppraisalType | None:
+        visibility = info.context.known_visibility(APPRAISALS_FIELD)
+        if visibility is None:
+            return later(self._latest_appraisal_later(info))
+        if not visibility.allows(self.row):
+            return None
+        return now_or_later(latest_appraisal_loader(info.context), self.row.id, _appraisal_type)
+
+    async def _latest_appraisal_later(self, info: Info) -> AppraisalType | None:
         if not await self._reads(info, APPRAISALS_FIELD):
             return None
-        row = await latest_appraisal_loader(info.context).load(self.row.id)
-        return AppraisalType.from_model(row) if row is not None else None
+        return _appraisal_type(await latest_appraisal_loader(info.context).load(self.row.id))
 
     @field(
         description="What current feedback says, per source; anonymous feedback only in "
         "groups large enough. Null unless the caller may read it."
     )
-    async def feedback_summary(self, info: Info) -> FeedbackSummaryType | None:
+    def feedback_summary(self, info: Info) -> FeedbackSummaryType | None:
+        context = info.context
+        visibility = context.known_visibility(SUMMARY_FIELD)
+        pack = known_pack(context.tenant_id)
+        named = known_reads_named(context, self.row, NAMED_FIELD)
+        if visibility is None or pack is None or named is None:
+            return later(self._feedback_summary_later(info))
+        if not visibility.allows(self.row):
+            return None
+        return now_or_later(
+            summary_loader(context),
+            self.row.id,
+            lambda summary: summary_type(pack, summary, reads_named=named),
+        )
+
+    async def _feedback_summary_later(self, info: Info) -> FeedbackSummaryType | None:
         if not await self._reads(info, SUMMARY_FIELD):
             return None
         summary = await summary_loader(info.context).load(self.row.id)
@@ -258,6 +284,58 @@ class EmployeeType(relay.Node):
     async def _reads(self, info: Info, row: str) -> bool:
         """Whether the caller's reach for matrix row ``row`` takes in this person."""
         return (await info.context.visibility(row)).allows(self.row)
+
+
+def _unit_type(row: OrgUnit | None) -> OrgUnitType | None:
+    return OrgUnitType.from_model(row) if row is not None else None
+
+
+def _level(pack: PackFile, code: str) -> Level | None:
+    level = pack.level(code)
+    if level is None:
+        return None
+    return Level(
+        code=level.code, rank=level.rank, name=LocalizedText(zh=level.name.zh, en=level.name.en)
+    )
+
+
+def _skill_types(held: list[tuple[HeldSkill, Skill]]) -> list[EmployeeSkillType]:
+    return [EmployeeSkillType.from_models(level, skill) for level, skill in held]
+
+
+def _appraisal_type(row: Appraisal | None) -> AppraisalType | None:
+    return AppraisalType.from_model(row) if row is not None else None
+
+
+async def prime_profiles(info: Info, rows: Sequence[Employee], wanted: frozenset[str]) -> None:
+    """Load the ``wanted`` profile fields of a page of people in one statement each, so the
+    items' resolvers answer without a task apiece (``api.graphql.loading``)."""
+    context = info.context
+    tenant = context.tenant_id
+    if not rows or not wanted & PRIMED_FIELDS:
+        return
+    if wanted & {"level", "feedbackSummary"}:
+        await pack_of(tenant)
+    if "skills" in wanted:
+        found = await skill_service.current_skills(tenant, [row.id for row in rows])
+        prime(current_skills_loader(context), found)
+    if "latestAppraisal" in wanted:
+        visibility = await context.visibility(APPRAISALS_FIELD)
+        readable = [row.id for row in rows if visibility.allows(row)]
+        if readable:
+            latest = await appraisal_service.latest_of(tenant, readable)
+            prime(latest_appraisal_loader(context), {i: latest.get(i) for i in readable})
+    if "feedbackSummary" in wanted:
+        visibility = await context.visibility(SUMMARY_FIELD)
+        await context.visibility(NAMED_FIELD)
+        await context.own_employee_id()
+        readable = [row.id for row in rows if visibility.allows(row)]
+        if readable:
+            prime(summary_loader(context), await feedback_service.summary(tenant, readable))
+
+
+# Profile fields a list loads for the whole page up front.
+PRIMED_FIELDS = frozenset({"level", "skills", "latestAppraisal", "feedbackSummary"})
 
 
 @node_type("Employee")
@@ -465,6 +543,7 @@ class PeopleQueries:
                 include_archived=given.include_archived,
             )
         )
+        await prime_profiles(info, page.items, selected_below(info, "edges", "node"))
         return to_connection(page, EmployeeType.from_model)
 
 

@@ -24,6 +24,7 @@ from api.tenancy import LocalizedText
 from domain.changes import KEEP, Outcome
 from domain.skills import repository as skills_repo
 from domain.skills.models import EmployeeSkill, EmployeeSkillEvent, Skill, SkillSource
+from domain.skills.repository import HeldSkill
 from domain.skills.service import SkillChanges, SkillItem, skill_service
 from tenants.authorization import Reach
 from tenants.errors import ServiceError, invalid
@@ -45,11 +46,11 @@ def skill_loader(context: RequestContext) -> DataLoader[UUID, Skill | None]:
 
 def current_skills_loader(
     context: RequestContext,
-) -> DataLoader[UUID, list[tuple[EmployeeSkill, Skill]]]:
+) -> DataLoader[UUID, list[tuple[HeldSkill, Skill]]]:
     """Every person's current skills; a page of people costs one statement."""
     tenant = context.tenant_id
 
-    async def load(employee_ids: list[UUID]) -> list[list[tuple[EmployeeSkill, Skill]]]:
+    async def load(employee_ids: list[UUID]) -> list[list[tuple[HeldSkill, Skill]]]:
         found = await skill_service.current_skills(tenant, employee_ids)
         return [found[employee_id] for employee_id in employee_ids]
 
@@ -109,7 +110,7 @@ class EmployeeSkillType:
     evaluated_on: date
 
     @classmethod
-    def from_models(cls, held: EmployeeSkill, skill: Skill) -> EmployeeSkillType:
+    def from_models(cls, held: EmployeeSkill | HeldSkill, skill: Skill) -> EmployeeSkillType:
         return cls(
             skill=SkillType.from_model(skill),
             level=held.level,

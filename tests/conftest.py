@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.runtime import AppRuntime
-from tenants.database.embedded import start_embedded_server
+from tenants.database.embedded import start_embedded_server, stop_embedded_server
 from tenants.database.migrate import apply_migrations
 from tenants.database.provision import provision
 from tenants.database.urls import with_role
@@ -43,11 +43,14 @@ def home() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def superuser_url(home: Path) -> str:
+def superuser_url(home: Path) -> Iterator[str]:
     configured = os.environ.get("RENSHI_TEST_POSTGRES", "embedded")
-    if configured == "embedded":
-        return start_embedded_server(home)
-    return configured
+    if configured != "embedded":
+        yield configured
+        return
+    yield start_embedded_server(home)
+    # Before ``home`` goes: a server whose data folder was removed would run on, orphaned.
+    stop_embedded_server(home)
 
 
 @pytest.fixture(scope="session")

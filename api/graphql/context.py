@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias, TypeVar
+from enum import Enum
+from typing import Any, Final, TypeAlias, TypeVar
 from uuid import UUID
 
 from starlette.requests import Request
@@ -24,6 +25,15 @@ from tenants.models import ApiClient, User
 from tenants.scope import TenantID
 
 K = TypeVar("K", bound=Hashable)
+
+
+class Unknown(Enum):
+    """What a ``known_...`` lookup answers when finding out would take a query."""
+
+    UNKNOWN = "unknown"
+
+
+UNKNOWN: Final = Unknown.UNKNOWN
 V = TypeVar("V")
 
 
@@ -101,22 +111,46 @@ class RequestContext:
         principal = self.actor.principal if self.actor is not None else None
         return self.runtime.matrix.decide(row, principal).allowed
 
-    async def visibility(self, operation: str) -> Visibility:
-        """Which employees the caller sees through ``operation``: by the reach its matrix
-        row grants (nobody when it grants nothing)."""
+    def known_visibility(self, operation: str) -> Visibility | None:
+        """``visibility(operation)`` when it needs no query (refused, or already looked up),
+        else None: for resolvers that answer at once when they can."""
+        reach = self._reach(operation)
+        if reach is None:
+            return NOBODY
+        return self._visibility.get(_SCOPES[reach])
+
+    def _reach(self, operation: str) -> Reach | None:
         reach = self.reaches.get(operation)
         if reach is None:
             principal = self.actor.principal if self.actor is not None else None
             decision = self.runtime.matrix.decide(operation, principal)
             if not decision.allowed or decision.reach is None:
-                return NOBODY
+                return None
             reach = decision.reach
+        return reach
+
+    async def visibility(self, operation: str) -> Visibility:
+        """Which employees the caller sees through ``operation``: by the reach its matrix
+        row grants (nobody when it grants nothing)."""
+        reach = self._reach(operation)
+        if reach is None:
+            return NOBODY
         return await self._visibility_of(_SCOPES[reach])
 
     async def own_employee_id(self) -> UUID | None:
         """The employee record linked to the calling user, if any."""
-        own = (await self._visibility_of(Scope.SELF)).employee_ids
-        return next(iter(own), None)
+        known = self.known_own_employee_id()
+        if known is not UNKNOWN:
+            return known
+        return next(iter((await self._visibility_of(Scope.SELF)).employee_ids), None)
+
+    def known_own_employee_id(self) -> UUID | Unknown | None:
+        """``own_employee_id()`` if it needs no query, else ``UNKNOWN``."""
+        # A manager's subtree visibility carries their own record too: no second lookup.
+        known = self._visibility.get(Scope.SUBTREE) or self._visibility.get(Scope.SELF)
+        if known is None:
+            return UNKNOWN
+        return next(iter(known.employee_ids), None)
 
     async def _visibility_of(self, scope: Scope) -> Visibility:
         known = self._visibility.get(scope)

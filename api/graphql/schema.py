@@ -9,12 +9,13 @@ schema refuses to build otherwise. Unexpected errors are logged in full.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import operator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import strawberry
 import structlog
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLObjectType
 from strawberry import relay
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -200,4 +201,35 @@ def build_schema(settings: Settings, matrix: Matrix) -> RenshiSchema:
         config=StrawberryConfig(disable_field_suggestions=True),
     )
     check_authorization_coverage(schema, matrix)
+    read_plain_fields_directly(schema)
     return schema
+
+
+def read_plain_fields_directly(schema: strawberry.Schema) -> None:
+    """Resolve fields without a resolver by a plain attribute read.
+
+    strawberry resolves such a field through three calls that end in ``getattr(source,
+    python_name)``; a page of 50 people has about a thousand of them, and reading the
+    attribute directly takes a quarter off the page's execution. Only the fields strawberry
+    itself marks as default-resolved (no resolver, no extensions) are changed, and only
+    while its default resolver is ``getattr``.
+    """
+    if schema.config.default_resolver is not getattr:
+        return
+    for graphql_type in schema._schema.type_map.values():
+        if not isinstance(graphql_type, GraphQLObjectType):
+            continue
+        for graphql_field in graphql_type.fields.values():
+            definition = graphql_field.extensions.get("strawberry-definition")
+            if definition is None or not getattr(graphql_field.resolve, "_is_default", False):
+                continue
+            graphql_field.resolve = _attribute_reader(definition.python_name)
+
+
+def _attribute_reader(name: str) -> Callable[[Any, Any], Any]:
+    read = operator.attrgetter(name)
+
+    def resolve(source: Any, info: Any) -> Any:
+        return read(source)
+
+    return resolve

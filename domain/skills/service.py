@@ -23,6 +23,7 @@ from domain.people import repository as people_repo
 from domain.people.validation import half_width
 from domain.skills import repository as repo
 from domain.skills.models import EmployeeSkill, EmployeeSkillEvent, Skill, SkillSource
+from domain.skills.repository import HeldSkill
 from tenants.errors import ErrorCode, ServiceError, combined, invalid, not_found
 from tenants.pagination import Page
 from tenants.scope import TenantID, tenant_savepoint
@@ -541,12 +542,12 @@ class SkillService:
 
     async def current_skills(
         self, tenant: TenantID, employee_ids: Sequence[UUID]
-    ) -> dict[UUID, list[tuple[EmployeeSkill, Skill]]]:
+    ) -> dict[UUID, list[tuple[HeldSkill, Skill]]]:
         """Every employee's current skills (highest level first, then by name), one query.
 
         Every requested id has an entry; archived skills are left out.
         """
-        found: dict[UUID, list[tuple[EmployeeSkill, Skill]]] = {i: [] for i in employee_ids}
+        found: dict[UUID, list[tuple[HeldSkill, Skill]]] = {i: [] for i in employee_ids}
         for held, skill in await repo.current_skills(tenant, list(found)):
             found[held.employee_id].append((held, skill))
         return found

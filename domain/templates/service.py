@@ -27,3 +27,9 @@ async def pack_of(tenant: TenantID) -> PackFile:
                 code = (await tenant_service.get(tenant)).template_code
                 _codes[tenant] = code
     return pack_for(code)
+
+
+def known_pack(tenant: TenantID) -> PackFile | None:
+    """The pack of ``tenant`` if ``pack_of`` has looked it up in this process, else None."""
+    code = _codes.get(tenant)
+    return pack_for(code) if code is not None else None
