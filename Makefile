@@ -1,5 +1,6 @@
 # The one command surface: people and CI run the same targets.
-#   make run    install, then serve on http://127.0.0.1:8000 (embedded PostgreSQL, in-process jobs)
+#   make run    install, create the demo tenants (once), then serve on http://127.0.0.1:8000
+#               (embedded PostgreSQL, in-process jobs)
 #   make test   install, then run the tests (embedded PostgreSQL and stub broker unless
 #               RENSHI_TEST_POSTGRES / BROKER_URL name real services)
 
@@ -22,7 +23,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/renshi serve --host $(HOST) --port $(PORT)
+	$(BIN)/renshi demo --serve --host $(HOST) --port $(PORT)
 
 worker: install
 	$(BIN)/renshi worker
@@ -44,6 +45,7 @@ format: install
 
 bench: install
 	$(BIN)/python -m bench.api --json
+	$(BIN)/python -m bench.records --json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

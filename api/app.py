@@ -24,6 +24,7 @@ from api.oauth import token_endpoint
 from api.runtime import AppRuntime
 from domain.jobs.service import job_service
 from domain.people.service import employee_service
+from tenants.database.embedded import stop_embedded_server
 from tenants.database.migrate import apply_migrations
 from tenants.database.runtime import close_orm, init_orm, resolve_database
 from tenants.logs import configure_logging
@@ -91,6 +92,11 @@ def create_app(
             job_service.set_dispatcher(None)
             employee_service.use_sealer(None)
             await close_orm()
+            if settings.embedded:
+                # Here rather than at interpreter exit: uvicorn re-raises SIGTERM after its
+                # shutdown, which ends the process before exit handlers run, leaving the
+                # server (and this process's claim on it) behind.
+                await asyncio.to_thread(stop_embedded_server, settings.home)
 
     health = health_endpoints(runtime)
     routes = [

@@ -186,7 +186,10 @@ class EmployeeType(relay.Node):
     def skills(self, info: Info) -> list[EmployeeSkillType]:
         return now_or_later(current_skills_loader(info.context), self.row.id, _skill_types)
 
-    @field(description="Every change of the person's skills, oldest first (skills evolution).")
+    @field(
+        description="Every change of the person's skills, oldest first (skills evolution). "
+        "Meant for one person's profile: in a list it costs a statement per person."
+    )
     async def skill_history(
         self, info: Info, skill_id: relay.GlobalID | None = None
     ) -> list[SkillEvent]:
@@ -194,7 +197,10 @@ class EmployeeType(relay.Node):
         events = await skill_service.evolution(info.context.tenant_id, self.row.id, wanted)
         return [SkillEvent.from_model(event) for event in events]
 
-    @field(description="Projects, classes and courses, the latest started first.")
+    @field(
+        description="Projects, classes and courses, the latest started first. Meant for one "
+        "person's profile: in a list it costs a statement per person."
+    )
     async def engagements(
         self, info: Info, first: int = PAGE_SIZE, after: str | None = None
     ) -> relay.Connection[EngagementType]:

@@ -3,12 +3,24 @@ says how to log in."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 from domain.demo.catalogue import DEMO_PASSWORD
 from tenants.settings import Settings
-from tests.api.test_cli import renshi
+from tests.api.test_cli import ROOT, renshi
 from tests.support.graphql import GraphQLClient
 
 LOGIN = """mutation($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) {
@@ -79,3 +91,76 @@ async def test_demo_builds_each_tenant_once_and_always_shows_the_logins(
     assert "manager@sunrise.example" in text.stdout
     assert DEMO_PASSWORD in text.stdout
     assert "http://127.0.0.1:9000/graphql" in text.stdout
+
+
+async def test_the_run_command_on_a_fresh_machine() -> None:
+    """``renshi demo --serve`` with nothing configured: embedded PostgreSQL, demo data, the
+    API; stopping it stops the database server it started."""
+    home = Path(tempfile.mkdtemp(prefix="renshi-run-"))
+    port = _free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "DATABASE_ADMIN_URL", "BROKER_URL", "RENSHI_REDIS_URL"}
+    }
+    env.update(RENSHI_HOME=str(home), RENSHI_LOG_LEVEL="WARNING")
+    command = [sys.executable, "-m", "api.cli", "demo", "--serve", "--employees", "20"]
+    server = subprocess.Popen(  # noqa: ASYNC220 - a long-running child, waited for below
+        [*command, "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            await _wait_until_up(http, server)
+            postmaster = int((home / "pg" / "postmaster.pid").read_text().split()[0])
+            response = await http.post(
+                "/graphql",
+                json={
+                    "query": LOGIN,
+                    "variables": {"t": "acme", "e": "hr@acme.example", "p": DEMO_PASSWORD},
+                },
+            )
+            assert response.json()["data"]["login"]["__typename"] == "LoginPayload"
+        server.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(server.wait, 60)
+        for _ in range(40):  # pg_ctl stops it before the service exits; give init time to reap
+            if not _alive(postmaster):
+                break
+            await asyncio.sleep(0.25)
+        assert not _alive(postmaster), "the embedded server outlived the service"
+    finally:
+        if server.poll() is None:
+            server.kill()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _wait_until_up(http: httpx.AsyncClient, server: subprocess.Popen[str]) -> None:
+    for _ in range(240):
+        if server.poll() is not None:
+            output = server.stdout.read() if server.stdout else ""
+            raise AssertionError(f"renshi demo --serve exited: {output}")
+        with contextlib.suppress(httpx.TransportError):
+            if (await http.get("/healthz")).status_code == 200:
+                return
+        await asyncio.sleep(0.5)
+    raise AssertionError("renshi demo --serve did not come up in 120 s")
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a stopped process waiting to be reaped does not count)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in {"Z", "X"}

@@ -216,6 +216,8 @@ async def test_who_may_give_which_source(gql: GraphQLClient, runtime: AppRuntime
         "Acme buyer",
         "Responsive",
     )
+    # nor does HR write someone's self-assessment for them
+    assert await give(hr, colleague, source="SELF") == _refused("source")
     # a source the tenant's pack does not know, and another tenant's person
     assert await give(hr, colleague, source="STUDENT") == _refused("source")
     assert await give(hr, foreigner) == _refused("subjectId", "NOT_FOUND")
