@@ -18,8 +18,9 @@ from api.graphql.relay import PAGE_SIZE, node_type, paginated, require_node_id, 
 from api.tenancy import LocalizedText
 from domain.changes import KEEP, Outcome
 from domain.org import repository as org_repo
-from domain.org.models import OrgUnit, OrgUnitManager
+from domain.org.models import OrgUnit
 from domain.org.service import OrgUnitItem, org_service
+from domain.people.models import Employee
 from domain.templates.service import pack_of
 from tenants.authorization import Reach
 from tenants.errors import ServiceError
@@ -89,12 +90,9 @@ class OrgUnitType(relay.Node):
     async def managers(
         self, info: Info
     ) -> list[Annotated[EmployeeType, strawberry.lazy("api.people")]]:
-        from api.people import EmployeeType, visible_employees
+        from api.people import EmployeeType
 
-        links = await _managers_loader(info.context).load(self.unit_id)
-        rows = await visible_employees(
-            info, [link.employee_id for link in links], "Query.employees"
-        )
+        rows = await _managers_loader(info.context).load(self.unit_id)
         return [EmployeeType.from_model(row) for row in rows]
 
 
@@ -110,13 +108,22 @@ def _children_loader(context: RequestContext) -> DataLoader[UUID, list[OrgUnit]]
     return context.loaders.batch("org_unit_children", load)
 
 
-def _managers_loader(context: RequestContext) -> DataLoader[UUID, list[OrgUnitManager]]:
+def _managers_loader(context: RequestContext) -> DataLoader[UUID, list[Employee]]:
+    """Each unit's managers the caller may see, in the order they were made managers."""
+    from api.people import LIST_OPERATION, employee_loader
+
     tenant = context.tenant_id
 
-    async def load(unit_ids: list[UUID]) -> list[list[OrgUnitManager]]:
-        by_unit: dict[UUID, list[OrgUnitManager]] = {uid: [] for uid in unit_ids}
-        for link in await org_repo.managers_of(tenant, unit_ids):
-            by_unit[link.org_unit_id].append(link)
+    async def load(unit_ids: list[UUID]) -> list[list[Employee]]:
+        links = await org_repo.managers_of(tenant, unit_ids)
+        # Once per batch: a manager's visibility is a query, and the units' resolvers asking
+        # for it each in turn would each run it, and scatter the employees' batch besides.
+        visibility = await context.visibility(LIST_OPERATION)
+        rows = await employee_loader(context).load_many([link.employee_id for link in links])
+        by_unit: dict[UUID, list[Employee]] = {uid: [] for uid in unit_ids}
+        for link, row in zip(links, rows, strict=True):
+            if row is not None and visibility.allows(row):
+                by_unit[link.org_unit_id].append(row)
         return [by_unit[uid] for uid in unit_ids]
 
     return context.loaders.batch("org_unit_managers", load)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -90,6 +91,7 @@ class RequestContext:
     reaches: dict[str, Reach] = field(default_factory=dict)
     _loaders: Loaders | None = None
     _visibility: dict[Scope, Visibility] = field(default_factory=dict)
+    _visibility_lookups: dict[Scope, asyncio.Future[Visibility]] = field(default_factory=dict)
 
     def require_actor(self) -> Actor:
         if self.actor is None:
@@ -154,11 +156,21 @@ class RequestContext:
 
     async def _visibility_of(self, scope: Scope) -> Visibility:
         known = self._visibility.get(scope)
-        if known is None:
+        if known is not None:
+            return known
+        # The items of a list ask at the same moment: one lookup, the others wait for it.
+        pending = self._visibility_lookups.get(scope)
+        if pending is None:
             actor = self.require_actor()
             user_id = actor.user.id if actor.user is not None else None
-            known = await visibility_for(self.tenant_id, scope, user_id)
-            self._visibility[scope] = known
+            pending = asyncio.ensure_future(visibility_for(self.tenant_id, scope, user_id))
+            self._visibility_lookups[scope] = pending
+        try:
+            known = await asyncio.shield(pending)
+        finally:
+            if pending.done():
+                self._visibility_lookups.pop(scope, None)
+        self._visibility[scope] = known
         return known
 
 

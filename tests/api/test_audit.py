@@ -62,3 +62,40 @@ async def test_only_admin_and_hr_read_the_log(gql: GraphQLClient, runtime: AppRu
         token = user_token(runtime.tokens, await create_user(tenant, roles=(role,)))
         response = await gql(LOG, token=token)
         assert (response.error_codes == []) is allowed, role
+
+
+PAGE = """
+query($first: Int) { auditLog(first: $first) { edges { node {
+  id actorKind actorLabel entityType entityId action changes requestId at } } } }
+"""
+
+
+async def test_the_log_costs_the_same_statements_for_any_page_size(
+    gql: GraphQLClient, runtime: AppRuntime
+) -> None:
+    # given 15 people created and then renamed: 30 entries, and another tenant's people
+    tenant, other = await create_tenant(), await create_tenant()
+    hr = user_token(runtime.tokens, await create_user(tenant, roles=("hr",)))
+    people = [await create_employee(tenant, name=f"P{i:02d}") for i in range(15)]
+    update = """mutation($input: EmployeeUpdateInput!) { updateEmployee(input: $input) { __typename } }"""
+    for person in people:
+        renamed = {"id": global_id("Employee", person.id), "name": f"{person.name} renamed"}
+        assert (await gql(update, {"input": renamed}, token=hr)).ok()["updateEmployee"][
+            "__typename"
+        ] == "EmployeePayload"
+    theirs = [await create_employee(other, name=f"Elsewhere {i}") for i in range(3)]
+
+    costs = set()
+    for first in (3, 10, 30):
+        response = await gql(PAGE, {"first": first}, token=hr)
+        entries = [edge["node"] for edge in response.ok()["auditLog"]["edges"]]
+        assert len(entries) == first
+        assert entries[0]["action"] == "update"
+        assert entries[0]["actorKind"] == "user"
+        costs.add(response.statements)
+    assert costs == {3}, costs  # the scope, the caller, the page
+    everything = (await gql(PAGE, {"first": 100}, token=hr)).ok()["auditLog"]["edges"]
+    assert len(everything) == 30
+    logged = {edge["node"]["entityId"] for edge in everything}
+    assert logged == {global_id("Employee", person.id) for person in people}
+    assert not logged & {global_id("Employee", person.id) for person in theirs}

@@ -551,3 +551,52 @@ async def test_archived_feedback_leaves_summaries_and_lists(
     employee = user_token(runtime.tokens, author)
     response = await gql(ARCHIVE, {"id": global_id("Feedback", kept.id)}, token=employee)
     assert response.error_codes == ["FORBIDDEN"]
+
+
+NAMED_PAGE = """
+query($id: ID!, $first: Int) { node(id: $id) { ... on Employee {
+  feedback(first: $first) { edges { node { source author ratings { criterion rating } } } }
+} } }
+"""
+
+
+async def test_named_feedback_costs_the_same_statements_for_any_page_size(
+    gql: GraphQLClient, runtime: AppRuntime
+) -> None:
+    # given a person with named feedback from 25 colleagues, each with a user account
+    tenant, other = await create_tenant(), await create_tenant()
+    team = await create_org_unit(tenant, name="Team", kind="team")
+    subject = await create_employee(tenant, name="Subject", org_unit=team)
+    for i in range(25):
+        _, _, author = await _person(tenant, f"Author{i:02d}", team)
+        await give_feedback(
+            tenant, subject, author=author, ratings={"delivery": 1 + i % 5, "quality": 3}
+        )
+    # and anonymous feedback on them, and another tenant's named feedback
+    await give_feedback(tenant, subject, anonymous=True)
+    _, foreigner, foreign_author = await _person(other, "Foreigner")
+    await give_feedback(other, foreigner, author=foreign_author)
+    admin = user_token(runtime.tokens, await create_user(tenant, roles=("admin",)))
+
+    costs = set()
+    for first in (3, 10, 25):
+        response = await gql(
+            NAMED_PAGE, {"id": global_id("Employee", subject.id), "first": first}, token=admin
+        )
+        items = [edge["node"] for edge in response.ok()["node"]["feedback"]["edges"]]
+        # newest first
+        assert [item["author"] for item in items] == [f"Author{24 - i:02d}" for i in range(first)]
+        assert items[0] == {
+            "source": "PEER",
+            "author": "Author24",
+            "ratings": [
+                {"criterion": "delivery", "rating": 5},
+                {"criterion": "quality", "rating": 3},
+            ],
+        }
+        costs.add(response.statements)
+    # the scope, the caller, the person, the caller's own record (nobody reads who said what
+    # about themselves), the page, one statement for all its authors
+    assert costs == {6}, costs
+    foreign = {"id": global_id("Employee", foreigner.id), "first": 25}
+    assert (await gql(NAMED_PAGE, foreign, token=admin)).ok()["node"] is None

@@ -754,3 +754,68 @@ async def test_erp_syncs_name_people_by_number_and_skills_by_name(
     assert nothing is not None
     assert nothing["engagements"]["edges"] == []
     assert nothing["appraisals"]["edges"] == []
+
+
+PROFILE_HISTORY = """
+query($id: ID!, $first: Int) { node(id: $id) { ... on Employee {
+  engagements(first: $first) { edges { node { name figures { code value } skills { name } } } }
+  appraisals(first: $first) { edges { node { period score } } }
+} } }
+"""
+
+
+async def test_a_persons_history_costs_the_same_statements_for_any_page_size(
+    gql: GraphQLClient, runtime: AppRuntime
+) -> None:
+    # given a person with 25 projects of 2 skills each and 25 yearly appraisals
+    tenant, other = await create_tenant(), await create_tenant()
+    skills = [await create_skill(tenant, name) for name in ("Go", "Python", "Rust")]
+    person = await create_employee(tenant, name="Ada")
+    for i in range(25):
+        await create_engagement(
+            tenant,
+            person,
+            name=f"P{i:02d}",
+            started_on=date(2000 + i, 1, 1),
+            outcomes={"cycle_days": i, "defects_test": 2},
+            skills=skills[i % 2 : i % 2 + 2],
+        )
+        await create_appraisal(
+            tenant,
+            person,
+            period=str(2000 + i),
+            period_start=date(2000 + i, 1, 1),
+            period_end=date(2000 + i, 12, 31),
+            score=60 + i,
+        )
+    # and a colleague's and another tenant's person's history
+    colleague = await create_employee(tenant, name="Bo")
+    await create_engagement(tenant, colleague, name="Bo's", started_on=date(2030, 1, 1))
+    await create_appraisal(tenant, colleague, period="2030")
+    foreigner = await create_employee(other, name="Foreigner")
+    await create_engagement(other, foreigner, name="Theirs", started_on=date(2030, 1, 1))
+    await create_appraisal(other, foreigner, period="2030")
+    token = user_token(runtime.tokens, await create_user(tenant, roles=("hr",)))
+
+    costs = set()
+    for first in (3, 10, 25):
+        response = await gql(
+            PROFILE_HISTORY, {"id": global_id("Employee", person.id), "first": first}, token=token
+        )
+        node = response.ok()["node"]
+        engagements = [edge["node"] for edge in node["engagements"]["edges"]]
+        appraisals = [edge["node"] for edge in node["appraisals"]["edges"]]
+        assert [e["name"] for e in engagements] == [f"P{24 - i:02d}" for i in range(first)]
+        assert [a["period"] for a in appraisals] == [str(2024 - i) for i in range(first)]
+        assert engagements[0]["figures"] == [
+            {"code": "cycle_days", "value": 24.0},
+            {"code": "defects_test", "value": 2.0},
+        ]
+        assert engagements[0]["skills"] == [{"name": "Go"}, {"name": "Python"}]
+        assert engagements[1]["skills"] == [{"name": "Python"}, {"name": "Rust"}]
+        costs.add(response.statements)
+    # the scope, the caller, the person, the engagements page, one statement for all their
+    # skills, the appraisals page
+    assert costs == {6}, costs
+    foreign = {"id": global_id("Employee", foreigner.id), "first": 25}
+    assert (await gql(PROFILE_HISTORY, foreign, token=token)).ok()["node"] is None

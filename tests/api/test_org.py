@@ -132,3 +132,58 @@ async def test_another_tenants_unit_cannot_be_a_parent(
         "code": "NOT_FOUND",
         "field": "parentId",
     }
+
+
+UNITS = """
+query($first: Int) { orgUnits(first: $first) { edges { node {
+  name kind kindLabel { en } parent { name } children { name } managers { name }
+  ancestors { name }
+} } } }
+"""
+
+
+async def test_the_unit_list_costs_the_same_statements_for_any_page_size(
+    gql: GraphQLClient, runtime: AppRuntime
+) -> None:
+    # given a company of 4 departments of 5 teams each (25 units), each department managed
+    tenant, other = await create_tenant(), await create_tenant()
+    company = await create_org_unit(tenant, name="Acme", kind="company")
+    boss_user = await create_user(tenant, roles=("manager",))
+    for d in range(4):
+        dept = await create_org_unit(tenant, name=f"Dept {d}", kind="department", parent=company)
+        boss = await create_employee(
+            tenant, name=f"Boss {d}", org_unit=dept, user=boss_user if d == 0 else None
+        )
+        async with tenant_transaction(tenant_id(tenant)):
+            await org_service.add_manager(tenant_id(tenant), dept.id, boss.id)
+        for t in range(5):
+            await create_org_unit(tenant, name=f"Team {d}.{t}", kind="team", parent=dept)
+    # and another tenant's tree
+    theirs = await create_org_unit(other, name="Acme elsewhere", kind="company")
+    await create_org_unit(other, name="Dept elsewhere", kind="department", parent=theirs)
+    admin = user_token(runtime.tokens, await create_user(tenant, roles=("admin",)))
+    manager = user_token(runtime.tokens, boss_user)
+
+    # The statements: the scope, the caller, the page, the children, the parents and
+    # ancestors, the managers' links, their records; and for a manager, their reach.
+    for token, statements in ((admin, 7), (manager, 8)):
+        costs = set()
+        for first in (3, 10, 25):
+            response = await gql(UNITS, {"first": first}, token=token)
+            nodes = [edge["node"] for edge in response.ok()["orgUnits"]["edges"]]
+            assert len(nodes) == first
+            assert nodes[1] == {
+                "name": "Dept 0",
+                "kind": "department",
+                "kindLabel": {"en": "Department"},
+                "parent": {"name": "Acme"},
+                "children": [{"name": f"Team 0.{t}"} for t in range(5)],
+                "managers": [{"name": "Boss 0"}],
+                "ancestors": [{"name": "Acme"}],
+            }
+            costs.add(response.statements)
+        assert costs == {statements}, costs
+    everything = (await gql(UNITS, {"first": 100}, token=admin)).ok()["orgUnits"]["edges"]
+    names = [edge["node"]["name"] for edge in everything]
+    assert len(names) == 25
+    assert not [name for name in names if "elsewhere" in name]

@@ -6,6 +6,9 @@ from datetime import date
 
 from api.runtime import AppRuntime
 from domain.org.service import org_service
+from domain.people.models import CustomFieldType
+from domain.people.service import EnumOption, custom_field_service
+from tenants.models import Tenant
 from tenants.scope import tenant_transaction
 from tests.factories import (
     client_token,
@@ -309,3 +312,62 @@ async def test_profile_page_costs_the_same_statements_for_any_page_size(
     everyone = (await gql(PROFILES, {"first": 100}, token=admin)).ok()["employees"]["edges"]
     assert len(everyone) == 61
     assert "P00 elsewhere" not in [edge["node"]["name"] for edge in everyone]
+
+
+DEFINITIONS = """
+{ customFieldDefinitions { id entity key label { zh en } type required
+  options { value label { zh en } } position archivedAt } }
+"""
+
+
+async def _define_fields(tenant: Tenant, prefix: str, numbers: range) -> None:
+    """Employee custom fields ``<prefix>_<number>`` in form order, enums of two options."""
+    tid = tenant_id(tenant)
+    async with tenant_transaction(tid):
+        for number in numbers:
+            await custom_field_service.create(
+                tid,
+                key=f"{prefix}_{number:02d}",
+                label_zh=f"字段{number}",
+                label_en=f"Field {number}",
+                kind=CustomFieldType.ENUM,
+                options=[EnumOption("a", "甲", "A"), EnumOption("b", "乙", "B")],
+                position=number,
+            )
+
+
+async def test_custom_field_definitions_cost_the_same_statements_for_any_number(
+    gql: GraphQLClient, runtime: AppRuntime
+) -> None:
+    # The list is not paginated: what may not grow is its cost with the number of fields.
+    tenant, other = await create_tenant(), await create_tenant()
+    await _define_fields(other, "elsewhere", range(3))
+    token = user_token(runtime.tokens, await create_user(tenant, roles=("hr",)))
+
+    costs = set()
+    defined = 0
+    for count in (2, 12):
+        # given the tenant has that many fields
+        await _define_fields(tenant, "field", range(defined, count))
+        defined = count
+        # when HR reads them
+        response = await gql(DEFINITIONS, token=token)
+        definitions = response.ok()["customFieldDefinitions"]
+        # then every one of its own comes back in form order, none of the other tenant's
+        assert [d["key"] for d in definitions] == [f"field_{i:02d}" for i in range(count)]
+        assert definitions[1] == {
+            "id": definitions[1]["id"],
+            "entity": "employee",
+            "key": "field_01",
+            "label": {"zh": "字段1", "en": "Field 1"},
+            "type": "ENUM",
+            "required": False,
+            "options": [
+                {"value": "a", "label": {"zh": "甲", "en": "A"}},
+                {"value": "b", "label": {"zh": "乙", "en": "B"}},
+            ],
+            "position": 1,
+            "archivedAt": None,
+        }
+        costs.add(response.statements)
+    assert costs == {3}, costs  # the scope, the caller, the definitions

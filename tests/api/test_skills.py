@@ -491,3 +491,37 @@ async def test_a_skill_evolves_oldest_first(gql: GraphQLClient, runtime: AppRunt
         await gql(PROFILE, {"id": global_id("Employee", foreign_person.id)}, token=token)
     ).ok()
     assert foreign["node"] is None
+
+
+SKILLS_PAGE = """
+query($first: Int) { skills(first: $first) {
+  edges { node { id name category aliases label { zh en } } } } }
+"""
+
+
+async def test_the_catalogue_costs_the_same_statements_for_any_page_size(
+    gql: GraphQLClient, runtime: AppRuntime
+) -> None:
+    # given 30 skills in 3 categories, each with an alias, and another tenant's skills
+    tenant, other = await create_tenant(), await create_tenant()
+    for i in range(30):
+        await create_skill(tenant, f"Skill {i:02d}", category=f"Cat {i % 3}", aliases=(f"s{i}",))
+    for i in range(3):
+        await create_skill(other, f"Skill {i:02d} elsewhere")
+    token = user_token(runtime.tokens, await create_user(tenant, roles=("employee",)))
+
+    costs = set()
+    for first in (3, 10, 30):
+        response = await gql(SKILLS_PAGE, {"first": first}, token=token)
+        nodes = [edge["node"] for edge in response.ok()["skills"]["edges"]]
+        assert len(nodes) == first
+        assert {k: v for k, v in nodes[1].items() if k != "id"} == {
+            "name": "Skill 01",
+            "category": "Cat 1",
+            "aliases": ["s1"],
+            "label": {"zh": "Skill 01", "en": "Skill 01"},
+        }
+        costs.add(response.statements)
+    assert costs == {3}, costs  # the scope, the caller, the page
+    everything = (await gql(SKILLS_PAGE, {"first": 100}, token=token)).ok()["skills"]["edges"]
+    assert [edge["node"]["name"] for edge in everything] == [f"Skill {i:02d}" for i in range(30)]
