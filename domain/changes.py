@@ -12,8 +12,10 @@ from enum import StrEnum
 from typing import Any, Final, TypeVar
 
 from tenants.errors import ServiceError, combined, invalid
+from tenants.scope import tenant_savepoint
 
 T = TypeVar("T")
+R = TypeVar("R")
 MAX_BATCH = 500
 
 
@@ -49,6 +51,27 @@ def check_batch_size(count: int) -> None:
 
 def failed(key: str, error: ServiceError) -> UpsertResult:
     return UpsertResult(key, Outcome.FAILED, error=error)
+
+
+async def upsert_one(
+    key: str,
+    current: R | None,
+    create: Callable[[], Awaitable[R]],
+    update: Callable[[R], Awaitable[tuple[R, bool]]],
+) -> UpsertResult:
+    """One item of a bulk upsert: ``create()`` when nothing has the key yet, else
+    ``update(current)``, which says whether anything changed.
+
+    The item runs in a savepoint: its failure undoes its own writes and nobody else's.
+    """
+    try:
+        async with tenant_savepoint():
+            if current is None:
+                return UpsertResult(key, Outcome.CREATED, await create())
+            record, changed = await update(current)
+    except ServiceError as exc:
+        return failed(key, exc)
+    return UpsertResult(key, Outcome.UPDATED if changed else Outcome.UNCHANGED, record)
 
 
 @dataclass

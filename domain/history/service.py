@@ -19,7 +19,15 @@ from typing import Any
 from uuid import UUID
 
 from domain.audit.service import audit, snapshot
-from domain.changes import KEEP, Keep, Outcome, Problems, UpsertResult, check_batch_size, failed
+from domain.changes import (
+    KEEP,
+    Keep,
+    Problems,
+    UpsertResult,
+    check_batch_size,
+    failed,
+    upsert_one,
+)
 from domain.history import repository as repo
 from domain.history.models import Appraisal, AppraisalSource, Engagement
 from domain.org.service import external_key as clean_external_key
@@ -30,7 +38,7 @@ from domain.templates.registry import EngagementKind
 from domain.templates.service import pack_of
 from tenants.errors import ErrorCode, ServiceError, invalid, not_found
 from tenants.pagination import Page
-from tenants.scope import TenantID, tenant_savepoint
+from tenants.scope import TenantID
 from tenants.service import clean_name
 
 ENGAGEMENT_AUDITED = (
@@ -297,20 +305,20 @@ class EngagementService:
             if key is None or key in repeated:
                 results.append(_batch_failure(item, key))
                 continue
-            try:
-                # A savepoint per item: one item's failure must not undo the others' work.
-                async with tenant_savepoint():
-                    current = existing.get(key)
-                    if current is None:
-                        created = await self.create(tenant, item)
-                        results.append(UpsertResult(key, Outcome.CREATED, created))
-                        continue
-                    updated, changed = await self._apply(tenant, current, item)
-                    outcome = Outcome.UPDATED if changed else Outcome.UNCHANGED
-                    results.append(UpsertResult(key, outcome, updated))
-            except ServiceError as exc:
-                results.append(failed(key, exc))
+            results.append(
+                await upsert_one(
+                    key,
+                    existing.get(key),
+                    functools.partial(self.create, tenant, item),
+                    functools.partial(self._update_with, tenant, item),
+                )
+            )
         return results
+
+    async def _update_with(
+        self, tenant: TenantID, changes: EngagementChanges, current: Engagement
+    ) -> tuple[Engagement, bool]:
+        return await self._apply(tenant, current, changes)
 
     async def _values(
         self,
@@ -597,22 +605,22 @@ class AppraisalService:
             if key is None or key in repeated:
                 results.append(_batch_failure(item, key))
                 continue
-            try:
-                # A savepoint per item: one item's failure must not undo the others' work.
-                async with tenant_savepoint():
-                    current = existing.get(key)
-                    if current is None:
-                        created = await self.create(tenant, item)
-                        results.append(UpsertResult(key, Outcome.CREATED, created))
-                        continue
-                    before = snapshot(current, APPRAISAL_AUDITED)
-                    updated = await self._apply(tenant, current, item)
-                    same = snapshot(updated, APPRAISAL_AUDITED) == before
-                    outcome = Outcome.UNCHANGED if same else Outcome.UPDATED
-                    results.append(UpsertResult(key, outcome, updated))
-            except ServiceError as exc:
-                results.append(failed(key, exc))
+            results.append(
+                await upsert_one(
+                    key,
+                    existing.get(key),
+                    functools.partial(self.create, tenant, item),
+                    functools.partial(self._update_with, tenant, item),
+                )
+            )
         return results
+
+    async def _update_with(
+        self, tenant: TenantID, changes: AppraisalChanges, current: Appraisal
+    ) -> tuple[Appraisal, bool]:
+        before = snapshot(current, APPRAISAL_AUDITED)
+        updated = await self._apply(tenant, current, changes)
+        return updated, snapshot(updated, APPRAISAL_AUDITED) != before
 
     async def _values(
         self, tenant: TenantID, given: dict[str, Any], current: Appraisal | None

@@ -19,7 +19,15 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from domain.audit.service import audit, snapshot
-from domain.changes import KEEP, Keep, Outcome, Problems, UpsertResult, check_batch_size, failed
+from domain.changes import (
+    KEEP,
+    Keep,
+    Problems,
+    UpsertResult,
+    check_batch_size,
+    failed,
+    upsert_one,
+)
 from domain.org import repository as org_repo
 from domain.org.service import external_key
 from domain.people import repository as repo
@@ -29,7 +37,7 @@ from domain.templates.service import pack_of
 from tenants import repository as tenant_repo
 from tenants.errors import ErrorCode, ServiceError, invalid, not_found
 from tenants.pagination import Page
-from tenants.scope import TenantID, tenant_savepoint
+from tenants.scope import TenantID
 from tenants.service import clean_name, normalise_email
 
 AUDITED = (
@@ -286,24 +294,22 @@ class EmployeeService:
                 error = invalid("employeeNumber", "repeated in this batch", "本批次中重复")
                 results.append(failed(number, error))
                 continue
-            try:
-                async with tenant_savepoint():
-                    current = existing.get(number)
-                    if current is None:
-                        created = await self.create(tenant, item)
-                        results.append(UpsertResult(number, Outcome.CREATED, created))
-                    else:
-                        before = snapshot(current, AUDITED)
-                        updated = await self._apply(tenant, current, item)
-                        outcome = (
-                            Outcome.UPDATED
-                            if snapshot(updated, AUDITED) != before
-                            else Outcome.UNCHANGED
-                        )
-                        results.append(UpsertResult(number, outcome, updated))
-            except ServiceError as exc:
-                results.append(failed(number, exc))
+            results.append(
+                await upsert_one(
+                    number,
+                    existing.get(number),
+                    functools.partial(self.create, tenant, item),
+                    functools.partial(self._update_with, tenant, item),
+                )
+            )
         return results
+
+    async def _update_with(
+        self, tenant: TenantID, changes: EmployeeChanges, current: Employee
+    ) -> tuple[Employee, bool]:
+        before = snapshot(current, AUDITED)
+        updated = await self._apply(tenant, current, changes)
+        return updated, snapshot(updated, AUDITED) != before
 
     async def _values(
         self, tenant: TenantID, given: dict[str, Any], current: Employee | None

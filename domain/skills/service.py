@@ -17,7 +17,15 @@ from typing import Any
 from uuid import UUID
 
 from domain.audit.service import audit, snapshot
-from domain.changes import KEEP, Keep, Outcome, Problems, UpsertResult, check_batch_size, failed
+from domain.changes import (
+    KEEP,
+    Keep,
+    Problems,
+    UpsertResult,
+    check_batch_size,
+    failed,
+    upsert_one,
+)
 from domain.org.service import external_key as clean_external_key
 from domain.people import repository as people_repo
 from domain.people.validation import half_width
@@ -26,7 +34,7 @@ from domain.skills.models import EmployeeSkill, EmployeeSkillEvent, Skill, Skill
 from domain.skills.repository import HeldSkill
 from tenants.errors import ErrorCode, ServiceError, combined, invalid, not_found
 from tenants.pagination import Page
-from tenants.scope import TenantID, tenant_savepoint
+from tenants.scope import TenantID
 from tenants.service import clean_name
 
 AUDITED = ("name", "name_zh", "name_en", "category", "aliases", "external_key", "archived_at")
@@ -314,20 +322,22 @@ class SkillService:
             category=item.category,
             aliases=item.aliases,
         )
-        try:
-            # A savepoint per item: one item's failure must not undo the others' work.
-            async with tenant_savepoint():
-                current = existing.get(key)
-                if current is None:
-                    changes.external_key = key
-                    created = await self._create(tenant, changes)
-                    return UpsertResult(key, Outcome.CREATED, created)
-                before = snapshot(current, AUDITED)
-                updated = await self._apply(tenant, current, changes)
-        except ServiceError as exc:
-            return failed(key, exc)
-        outcome = Outcome.UPDATED if snapshot(updated, AUDITED) != before else Outcome.UNCHANGED
-        return UpsertResult(key, outcome, updated)
+        current = existing.get(key)
+        if current is None:
+            changes.external_key = key
+        return await upsert_one(
+            key,
+            current,
+            functools.partial(self._create, tenant, changes),
+            functools.partial(self._update_with, tenant, changes),
+        )
+
+    async def _update_with(
+        self, tenant: TenantID, changes: SkillChanges, current: Skill
+    ) -> tuple[Skill, bool]:
+        before = snapshot(current, AUDITED)
+        updated = await self._apply(tenant, current, changes)
+        return updated, snapshot(updated, AUDITED) != before
 
     async def _values(
         self, tenant: TenantID, given: dict[str, Any], current: Skill | None
