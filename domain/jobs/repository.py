@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
@@ -35,6 +36,21 @@ async def insert_job(
 async def get_job(tenant: TenantID, job_id: UUID) -> Job | None:
     require_tenant(tenant)
     return await Job.get_or_none(id=job_id)
+
+
+async def queued_job_with_payload(
+    tenant: TenantID, kind: str, payload: dict[str, Any]
+) -> UUID | None:
+    """A queued (not yet started) job of ``kind`` whose payload contains ``payload``."""
+    tx = require_tenant(tenant)
+    found: UUID | None = await tx.fetchval(
+        "SELECT id FROM jobs WHERE tenant_id = $1 AND kind = $2 AND status = 'queued' "
+        "AND payload @> $3::jsonb ORDER BY created_at LIMIT 1",
+        tenant,
+        kind,
+        orjson.dumps(payload).decode(),
+    )
+    return found
 
 
 async def get_jobs(tenant: TenantID, ids: Sequence[UUID]) -> list[Job]:

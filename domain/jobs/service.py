@@ -46,6 +46,10 @@ class JobService:
     def set_dispatcher(self, dispatcher: Dispatcher | None) -> None:
         self._dispatcher = dispatcher
 
+    def can_dispatch(self) -> bool:
+        """Whether this process can send jobs (a CLI run without a worker layer cannot)."""
+        return self._dispatcher is not None
+
     def _require_dispatcher(self) -> Dispatcher:
         if self._dispatcher is None:
             raise NoDispatcherError("no job dispatcher: configure the worker layer first")

@@ -97,6 +97,20 @@ async def get_employees_by_number(tenant: TenantID, numbers: Sequence[str]) -> l
     return await Employee.filter(employee_number__in=list(numbers))
 
 
+async def existing_employee_ids(tenant: TenantID, ids: Sequence[UUID]) -> list[UUID]:
+    require_tenant(tenant)
+    rows = await Employee.filter(id__in=list(ids)).values_list("id", flat=True)
+    return [UUID(str(row)) for row in rows]
+
+
+async def employee_ids_by_number(tenant: TenantID, numbers: Sequence[str]) -> dict[str, UUID]:
+    require_tenant(tenant)
+    rows = await Employee.filter(employee_number__in=list(numbers)).values_list(
+        "employee_number", "id"
+    )
+    return {str(number): UUID(str(employee_id)) for number, employee_id in rows}
+
+
 async def get_employee_by_user(tenant: TenantID, user_id: UUID) -> Employee | None:
     require_tenant(tenant)
     return await Employee.get_or_none(user_id=user_id, archived_at=None)

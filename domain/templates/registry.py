@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from domain.templates.indicators import IndicatorPack
+
 PACKS_DIR = Path(__file__).with_name("packs")
 
 
@@ -73,6 +75,34 @@ class Vocabulary(BaseModel):
     people: LocalizedText
     unit: LocalizedText
     engagement: LocalizedText
+    work_item: LocalizedText
+    scorecard: LocalizedText
+
+
+class EnumOption(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: str = Field(min_length=1, max_length=63)
+    en: str = Field(min_length=1)
+    zh: str = Field(min_length=1)
+
+
+class CustomFieldSeed(BaseModel):
+    """A custom field on people every tenant of this industry starts with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str = Field(pattern=CODE)
+    label: LocalizedText
+    type: Literal["string", "number", "date", "enum", "boolean"]
+    required: bool = False
+    options: tuple[EnumOption, ...] = ()
+
+    @model_validator(mode="after")
+    def _options_for_enums(self) -> CustomFieldSeed:
+        if (self.type == "enum") != bool(self.options):
+            raise ValueError(f"custom field {self.key}: options are for enum fields, and only them")
+        return self
 
 
 FEEDBACK_SOURCES = (
@@ -88,8 +118,8 @@ FEEDBACK_SOURCES = (
 )
 
 
-class PackFile(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+class PackFile(IndicatorPack):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     pack: PackHeader
     vocabulary: Vocabulary
@@ -98,6 +128,7 @@ class PackFile(BaseModel):
     engagement_kinds: tuple[EngagementKind, ...] = Field(min_length=1)
     feedback_criteria: tuple[Coded, ...] = Field(min_length=1)
     feedback_sources: tuple[Literal[FEEDBACK_SOURCES], ...] = Field(min_length=1)  # type: ignore[valid-type]
+    custom_fields: tuple[CustomFieldSeed, ...] = ()
 
     @model_validator(mode="after")
     def _unique_codes(self) -> PackFile:
@@ -106,6 +137,13 @@ class PackFile(BaseModel):
         _require_unique([kind.code for kind in self.org_unit_kinds], "org_unit_kinds")
         _require_unique([kind.code for kind in self.engagement_kinds], "engagement_kinds")
         _require_unique([c.code for c in self.feedback_criteria], "feedback_criteria")
+        _require_unique([f.key for f in self.custom_fields], "custom_fields")
+        if self.scorecard.blend is not None:
+            unknown = set(self.scorecard.blend.sources) - set(self.feedback_sources)
+            if unknown:
+                raise ValueError(
+                    f"scorecard.blend: sources {sorted(unknown)} are not feedback sources"
+                )
         return self
 
     def level(self, code: str) -> Level | None:

@@ -19,6 +19,7 @@ MODEL_MODULES = [
     "domain.history.models",
     "domain.feedback.models",
     "domain.audit.models",
+    "domain.indicators.models",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Indicators: facts, periods, baselines, targets, rules and scorecards."""

@@ -1,0 +1,298 @@
+"""The scoring engine against hand-computed scorecards: fixed and baseline-relative targets,
+redistribution of missing weights, the demand-spike rule, watch runs, idempotence, closed
+periods and a second tenant."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from domain.indicators.models import (
+    LevelBaseline,
+    LineStatus,
+    Period,
+    Scorecard,
+    ScorecardLine,
+    TargetAdjustment,
+)
+from domain.indicators.scoring import scoring_service
+from domain.indicators.service import FactInput, fact_service, period_service
+from domain.people.models import Employee
+from tenants.errors import ErrorCode, ServiceError
+from tenants.models import Tenant
+from tenants.scope import tenant_transaction
+from tests.factories import create_tenant, tenant_id
+from tests.factories_records import create_employee, create_org_unit
+
+QUARTER = (date(2026, 7, 1), date(2026, 9, 30))
+IN_QUARTER = datetime(2026, 8, 10, 9, tzinfo=UTC)
+BEFORE = datetime(2026, 3, 10, 9, tzinfo=UTC)  # in the baseline window of the quarter
+
+
+async def _facts(tenant: Tenant, person: Employee, kind: str, rows: list[dict[str, Any]]) -> None:
+    tid = tenant_id(tenant)
+    async with tenant_transaction(tid):
+        results = await fact_service.record_many(
+            tid,
+            [
+                FactInput(
+                    kind=kind,
+                    employee_id=person.id,
+                    occurred_at=row.get("at", IN_QUARTER),
+                    value=row["value"],
+                    denominator=row.get("denominator"),
+                    attributes=row.get("attributes", {}),
+                )
+                for row in rows
+            ],
+        )
+    assert all(r.error is None for r in results), [r.error for r in results]
+
+
+async def _quarter(tenant: Tenant, code: str = "2026-Q3") -> Period:
+    async with tenant_transaction(tenant_id(tenant)):
+        return await period_service.create(
+            tenant_id(tenant), code=code, kind="quarter", starts_on=QUARTER[0], ends_on=QUARTER[1]
+        )
+
+
+async def _recompute(tenant: Tenant, period: Period) -> None:
+    async with tenant_transaction(tenant_id(tenant)):
+        await scoring_service.recompute(tenant_id(tenant), period.id)
+
+
+async def _lines(tenant: Tenant, period: Period, person: Employee) -> dict[str, ScorecardLine]:
+    async with tenant_transaction(tenant_id(tenant)):
+        card = await Scorecard.get(period_id=period.id, employee_id=person.id)
+        return {line.indicator: line for line in await ScorecardLine.filter(scorecard_id=card.id)}
+
+
+async def _card(tenant: Tenant, period: Period, person: Employee) -> Scorecard:
+    async with tenant_transaction(tenant_id(tenant)):
+        return await Scorecard.get(period_id=period.id, employee_id=person.id)
+
+
+def _on_time(on_time: int, late: int) -> list[dict[str, Any]]:
+    return [{"value": 1.0, "denominator": 1.0}] * on_time + [
+        {"value": 0.0, "denominator": 1.0}
+    ] * late
+
+
+async def test_fixed_targets_score_on_the_piecewise_curve_and_missing_weight_is_redistributed() -> (
+    None
+):
+    # given: 9 of 10 items on time, 4 of 5 answers within 24 h, nothing else
+    tenant = await create_tenant()
+    person = await create_employee(tenant, level="senior")
+    await _facts(tenant, person, "due_item", _on_time(9, 1))
+    await _facts(
+        tenant,
+        person,
+        "feasibility_answer",
+        [{"value": 2.0}, {"value": 5.0}, {"value": 20.0}, {"value": 23.9}, {"value": 30.0}],
+    )
+    period = await _quarter(tenant)
+    # when
+    await _recompute(tenant, period)
+    # then
+    lines = await _lines(tenant, period, person)
+    on_time = lines["on_time_delivery"]
+    assert (on_time.status, on_time.actual, on_time.n) == (LineStatus.SCORED, 0.9, 10)
+    # 0.9 lies halfway from target 0.85 to stretch 0.95: 100 -> 120 gives 110
+    assert on_time.points == pytest.approx(110.0)
+    assert on_time.achievement == pytest.approx(0.9 / 0.85)
+    response = lines["response_24h"]
+    assert (response.actual, response.n, response.limit) == (0.8, 5, 24.0)
+    assert response.points == pytest.approx(80 + 20 * (0.8 - 0.75) / (0.9 - 0.75))
+    # counts with no facts are zero, and zero is below their threshold
+    assert (lines["tech_accumulation"].status, lines["tech_accumulation"].points) == (
+        LineStatus.SCORED,
+        0.0,
+    )
+    # no facts at all: not scored as zero, its weight goes to the others
+    assert lines["cycle_time"].status == LineStatus.NO_DATA
+    assert lines["cycle_time"].points is None
+    scored = {"on_time_delivery": 15, "response_24h": 10, "tech_accumulation": 5}
+    scored["knowledge_sharing"] = 8
+    weight = sum(scored.values())
+    for code, raw in scored.items():
+        assert lines[code].effective_weight == pytest.approx(raw * 100 / weight)
+    card = await _card(tenant, period, person)
+    expected = (110.0 * 15 + response.points * 10) / weight  # type: ignore[operator]
+    assert card.total == pytest.approx(expected)
+    assert card.scored_weight == weight
+    missing = {entry["indicator"] for entry in card.details["redistributed"]}
+    assert missing == {
+        "cycle_time",
+        "escaped_defect_rate",
+        "defects_per_item",
+        "complaint_fix_72h",
+        "meeting_resolution",
+    }
+
+
+async def test_too_few_facts_read_insufficient_data_with_their_n() -> None:
+    tenant = await create_tenant()
+    person = await create_employee(tenant, level="mid")
+    await _facts(tenant, person, "due_item", _on_time(3, 1))
+    period = await _quarter(tenant)
+    await _recompute(tenant, period)
+    line = (await _lines(tenant, period, person))["on_time_delivery"]
+    assert (line.status, line.n, line.actual, line.points) == (
+        LineStatus.INSUFFICIENT_DATA,
+        4,
+        None,
+        None,
+    )
+    assert line.raw_actual == 0.75
+
+
+async def test_baseline_relative_targets_use_the_level_median_without_the_person() -> None:
+    # given: three seniors whose past cycles per point were 4, 6 and 10 days
+    tenant = await create_tenant()
+    people = [await create_employee(tenant, level="senior") for _ in range(3)]
+    for person, days in zip(people, (4.0, 6.0, 10.0), strict=True):
+        history = [{"value": days * 2, "denominator": 2.0, "at": BEFORE}] * 5
+        await _facts(tenant, person, "requirement_delivered", history)
+    # and this quarter each delivered 5 items at 5 days per point
+    for person in people:
+        now = [{"value": 10.0, "denominator": 2.0}] * 5
+        await _facts(tenant, person, "requirement_delivered", now)
+    period = await _quarter(tenant)
+    # when
+    await _recompute(tenant, period)
+    # then: each person's baseline is the median of the two others
+    expected = {people[0].id: 8.0, people[1].id: 7.0, people[2].id: 5.0}
+    for person in people:
+        line = (await _lines(tenant, period, person))["cycle_time"]
+        assert line.baseline == pytest.approx(expected[person.id])
+        assert (line.baseline_kind, line.baseline_n) == ("level", 2)
+        # target = 1.0 x baseline, threshold 1.2 x, stretch 0.85 x
+        assert line.target == pytest.approx(expected[person.id])
+        assert line.threshold == pytest.approx(1.2 * expected[person.id])
+        assert line.stretch == pytest.approx(0.85 * expected[person.id])
+        assert line.raw_actual == pytest.approx(5.0)
+    async with tenant_transaction(tenant_id(tenant)):
+        level = await LevelBaseline.get(period_id=period.id, indicator="cycle_time", level="senior")
+    assert (level.value, level.people, level.facts) == (6.0, 3, 15)
+    assert level.window_start == date(2025, 7, 1)
+
+
+async def test_a_demand_spike_stretches_the_answer_limit_for_the_unit_and_says_why() -> None:
+    # given: a team that usually gets 4 requests a quarter gets 12 this quarter
+    tenant = await create_tenant()
+    team = await create_org_unit(tenant, name="Payments")
+    other = await create_org_unit(tenant, name="Search")
+    busy = await create_employee(tenant, level="mid", org_unit=team)
+    calm = await create_employee(tenant, level="mid", org_unit=other)
+    await _facts(tenant, busy, "sales_request", [{"value": 1.0, "at": BEFORE}] * 16)
+    await _facts(tenant, busy, "sales_request", [{"value": 1.0}] * 12)
+    await _facts(tenant, calm, "sales_request", [{"value": 1.0, "at": BEFORE}] * 16)
+    await _facts(tenant, calm, "sales_request", [{"value": 1.0}] * 4)
+    answers = [{"value": 30.0}] * 3 + [{"value": 10.0}] * 2
+    await _facts(tenant, busy, "feasibility_answer", answers)
+    await _facts(tenant, calm, "feasibility_answer", answers)
+    period = await _quarter(tenant)
+    # when
+    await _recompute(tenant, period)
+    # then: answers within 48 h count for the busy team, within 24 h for the other
+    stretched = (await _lines(tenant, period, busy))["response_24h"]
+    normal = (await _lines(tenant, period, calm))["response_24h"]
+    assert (stretched.limit, stretched.actual) == (48.0, 1.0)
+    assert (normal.limit, normal.actual) == (24.0, 0.4)
+    (reason,) = stretched.adjustments
+    assert reason["rule"] == "demand_spike"
+    assert reason["inputs"]["incoming"] == 12
+    assert reason["effect"] == {"limit": {"from": 24.0, "to": 48.0}}
+    assert "from 24 to 48" in reason["reasonEn"]
+    assert "由 24 放宽到 48" in reason["reasonZh"]
+    assert normal.adjustments == []
+    async with tenant_transaction(tenant_id(tenant)):
+        stored = await TargetAdjustment.filter(period_id=period.id)
+    assert [(a.rule, a.org_unit_id) for a in stored] == [("demand_spike", team.id)]
+
+
+async def test_three_months_worse_than_baseline_is_only_a_watch() -> None:
+    tenant = await create_tenant()
+    peers = [await create_employee(tenant, level="junior") for _ in range(2)]
+    person = await create_employee(tenant, level="junior")
+    for peer in peers:
+        await _facts(tenant, peer, "due_item", [{**row, "at": BEFORE} for row in _on_time(9, 1)])
+        await _facts(tenant, peer, "due_item", _on_time(9, 1))
+    monthly = []
+    for month in (7, 8, 9):
+        at = datetime(2026, month, 12, tzinfo=UTC)
+        monthly += [{**row, "at": at} for row in _on_time(1, 1)]
+    await _facts(tenant, person, "due_item", monthly)
+    period = await _quarter(tenant)
+    await _recompute(tenant, period)
+    line = (await _lines(tenant, period, person))["on_time_delivery"]
+    assert line.watch is True
+    assert line.points == 0.0  # 50 % is below the 70 % threshold, not because of the watch
+    assert not (await _lines(tenant, period, peers[0]))["on_time_delivery"].watch
+
+
+async def _snapshot(tenant: Tenant, period: Period) -> list[tuple[Any, ...]]:
+    async with tenant_transaction(tenant_id(tenant)):
+        cards = await Scorecard.filter(period_id=period.id).order_by("employee_id")
+        lines = await ScorecardLine.filter(scorecard_id__in=[c.id for c in cards]).order_by(
+            "scorecard_id", "indicator"
+        )
+        baselines = await LevelBaseline.filter(period_id=period.id).order_by("indicator", "level")
+    return (
+        [(c.id, c.employee_id, c.total, c.percentile, c.details) for c in cards]
+        + [(x.indicator, x.actual, x.points, x.effective_weight, x.baseline) for x in lines]
+        + [(b.indicator, b.level, b.value, b.people) for b in baselines]
+    )
+
+
+async def test_recomputing_twice_gives_identical_scorecards_and_closing_freezes_them() -> None:
+    tenant = await create_tenant()
+    people = [await create_employee(tenant, level="senior") for _ in range(4)]
+    for index, person in enumerate(people):
+        await _facts(tenant, person, "due_item", _on_time(5 + index, 2))
+    period = await _quarter(tenant)
+    await _recompute(tenant, period)
+    first = await _snapshot(tenant, period)
+    await _recompute(tenant, period)
+    assert await _snapshot(tenant, period) == first
+    # percentiles within the level: 5/7, 6/8, 7/9, 8/10 on time rank 0, 33, 67, 100
+    cards = {c[1]: c[3] for c in first if isinstance(c[1], UUID)}
+    assert [round(cards[p.id]) for p in people] == [0, 33, 67, 100]
+    # when the period closes, nothing recomputes it and new facts change nothing
+    async with tenant_transaction(tenant_id(tenant)):
+        await period_service.close(tenant_id(tenant), period.id)
+    await _facts(tenant, people[0], "due_item", _on_time(10, 0))
+    with pytest.raises(ServiceError) as caught:
+        await _recompute(tenant, period)
+    assert caught.value.code == ErrorCode.CONFLICT
+    assert await _snapshot(tenant, period) == first
+
+
+async def test_scores_never_mix_tenants() -> None:
+    a, b = await create_tenant(), await create_tenant()
+    person_a = await create_employee(a, level="senior")
+    person_b = await create_employee(b, level="senior")
+    await _facts(a, person_a, "due_item", _on_time(10, 0))
+    await _facts(b, person_b, "due_item", _on_time(0, 10))
+    period_a, period_b = await _quarter(a), await _quarter(b)
+    await _recompute(a, period_a)
+    await _recompute(b, period_b)
+    assert (await _lines(a, period_a, person_a))["on_time_delivery"].actual == 1.0
+    assert (await _lines(b, period_b, person_b))["on_time_delivery"].actual == 0.0
+    async with tenant_transaction(tenant_id(a)):
+        assert await Scorecard.filter(period_id=period_b.id).count() == 0
+        with pytest.raises(ServiceError):
+            await scoring_service.recompute(tenant_id(a), period_b.id)
+
+
+async def test_people_without_a_level_or_gone_are_not_scored() -> None:
+    tenant = await create_tenant()
+    unranked = await create_employee(tenant, level=None)
+    period = await _quarter(tenant)
+    await _recompute(tenant, period)
+    async with tenant_transaction(tenant_id(tenant)):
+        assert not await Scorecard.filter(employee_id=unranked.id).exists()
