@@ -17,6 +17,7 @@ from uuid import uuid4
 
 from api.demo_command import add_demo_command
 from domain.people.service import employee_service
+from domain.templates.onboarding import provision_pack
 from domain.templates.registry import pack_codes
 from tenants import repository as repo
 from tenants.authorization import Role, load_matrix
@@ -106,6 +107,7 @@ async def _tenant_create(args: argparse.Namespace, settings: Settings) -> None:
                     template_code=args.template,
                     known_templates=pack_codes(),
                 )
+                await provision_pack(tenant)
         except ServiceError as exc:
             raise _service_error(exc) from exc
     _emit(args, {"tenant_id": row.id, "slug": row.slug, "template": row.template_code})

@@ -20,6 +20,8 @@ from domain.indicators.service import (
     indicator_sets,
     period_service,
 )
+from domain.people.service import custom_field_service
+from domain.templates.onboarding import provision_pack
 from domain.templates.registry import pack_for
 from tenants.errors import ErrorCode, ServiceError
 from tenants.models import Tenant
@@ -110,6 +112,20 @@ async def test_an_edit_applies_from_the_next_period() -> None:
             ends_on=date(2026, 9, 30),
         )
     assert (before.indicator_set_version, after.indicator_set_version) == (1, 2)
+
+
+async def test_a_new_tenant_is_seeded_from_its_pack() -> None:
+    tenant = await create_tenant(template="school_teaching")
+    tid = tenant_id(tenant)
+    async with tenant_transaction(tid):
+        await provision_pack(tid)
+        fields = await custom_field_service.definitions(tid)
+        assert (await indicator_sets.current(tid)).version == 1
+    assert [(f.key, f.type.value) for f in fields] == [
+        ("teaching_style", "enum"),
+        ("homeroom", "boolean"),
+    ]
+    assert [o["value"] for o in fields[0].options] == ["interactive", "lecture", "mixed"]
 
 
 # --- facts ---------------------------------------------------------------------------------
