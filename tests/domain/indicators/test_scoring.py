@@ -10,6 +10,7 @@ from uuid import UUID
 
 import pytest
 
+from domain.feedback.models import FeedbackSource
 from domain.indicators.models import (
     LevelBaseline,
     LineStatus,
@@ -25,7 +26,7 @@ from tenants.errors import ErrorCode, ServiceError
 from tenants.models import Tenant
 from tenants.scope import tenant_transaction
 from tests.factories import create_tenant, tenant_id
-from tests.factories_records import create_employee, create_org_unit
+from tests.factories_records import create_employee, create_org_unit, give_feedback
 
 QUARTER = (date(2026, 7, 1), date(2026, 9, 30))
 IN_QUARTER = datetime(2026, 8, 10, 9, tzinfo=UTC)
@@ -296,3 +297,100 @@ async def test_people_without_a_level_or_gone_are_not_scored() -> None:
     await _recompute(tenant, period)
     async with tenant_transaction(tenant_id(tenant)):
         assert not await Scorecard.filter(employee_id=unranked.id).exists()
+
+
+async def test_sustained_better_quality_relaxes_the_quality_target_and_says_why() -> None:
+    # given: peers let 3 in 10 defects escape; this person lets none escape, month after month
+    tenant = await create_tenant()
+    peers = [await create_employee(tenant, level="senior") for _ in range(2)]
+    person = await create_employee(tenant, level="senior")
+    escaped = [{"value": 1.0, "denominator": 1.0, "at": BEFORE}] * 3
+    caught = [{"value": 0.0, "denominator": 1.0, "at": BEFORE}] * 7
+    for peer in peers:
+        await _facts(tenant, peer, "defect", escaped + caught)
+    clean = []
+    for year, month in [(2025, m) for m in (10, 11, 12)] + [(2026, m) for m in range(1, 10)]:
+        at = datetime(year, month, 15, tzinfo=UTC)
+        clean += [{"value": 0.0, "denominator": 1.0, "at": at}] * 10
+    await _facts(tenant, person, "defect", clean)
+    period = await _quarter(tenant)
+    # when
+    await _recompute(tenant, period)
+    # then: baseline 0.3 (the peers), target 0.3 x 1.25 once the chart signals
+    line = (await _lines(tenant, period, person))["escaped_defect_rate"]
+    assert line.baseline == pytest.approx(0.3)
+    assert line.target == pytest.approx(0.375)
+    assert line.threshold == pytest.approx(0.3 * 1.5 * 1.25)
+    (relaxed,) = line.adjustments
+    assert relaxed["rule"] == "sustained_quality"
+    assert relaxed["inputs"]["side"] == "below"
+    assert relaxed["inputs"]["points"] == 12
+    assert relaxed["effect"]["target"] == {"from": pytest.approx(0.3), "to": pytest.approx(0.375)}
+    assert "leaving room to explore" in relaxed["reasonEn"]
+    assert line.points == 120.0
+
+
+async def test_normalised_gain_is_averaged_over_classes_through_sql() -> None:
+    # given: one class from 40 to 44 (g = 0.067), one from 80 to 88 (g = 0.40)
+    tenant = await create_tenant(template="school_teaching")
+    teacher = await create_employee(tenant, level="senior")
+    at = datetime(2026, 10, 10, tzinfo=UTC)
+    await _facts(
+        tenant,
+        teacher,
+        "class_test",
+        [
+            {"value": 44.0, "attributes": {"pre": 40}, "at": at},
+            {"value": 88.0, "attributes": {"pre": 80}, "at": at},
+        ],
+    )
+    async with tenant_transaction(tenant_id(tenant)):
+        period = await period_service.create(
+            tenant_id(tenant),
+            code="2026-T1",
+            kind="term",
+            starts_on=date(2026, 9, 1),
+            ends_on=date(2027, 1, 31),
+        )
+    # when
+    await _recompute(tenant, period)
+    # then
+    line = (await _lines(tenant, period, teacher))["score_gain"]
+    assert line.n == 2
+    gain = (4 / 60 + 8 / 20) / 2  # 0.2333: between threshold 0.2 and target 0.3
+    assert line.actual == pytest.approx(gain)
+    assert line.points == pytest.approx(80 + 20 * (gain - 0.2) / 0.1)
+
+
+async def test_the_school_pack_blends_review_ratings_from_three_responses_up() -> None:
+    tenant = await create_tenant(template="school_teaching")
+    rated = await create_employee(tenant, level="senior")
+    unrated = await create_employee(tenant, level="senior")
+    for person in (rated, unrated):
+        at = datetime(2026, 10, 10, tzinfo=UTC)
+        await _facts(tenant, person, "homework_graded", [{"value": 5.0, "at": at}] * 5)
+    for source in (FeedbackSource.STUDENT, FeedbackSource.PARENT, FeedbackSource.STUDENT):
+        await give_feedback(
+            tenant, rated, source=source, ratings={"teaching_quality": 4}, anonymous=True
+        )
+    await give_feedback(tenant, unrated, source=FeedbackSource.PARENT, ratings={"care": 5})
+    async with tenant_transaction(tenant_id(tenant)):
+        period = await period_service.create(
+            tenant_id(tenant),
+            code="2026-T1",
+            kind="term",
+            starts_on=date(2026, 9, 1),
+            ends_on=date(2027, 1, 31),
+        )
+    await _recompute(tenant, period)
+    card = await _card(tenant, period, rated)
+    # homework 100 % within 24 h: stretch, 120 points, the only scored indicator
+    assert card.indicator_total == pytest.approx(120.0)
+    # a 4 on the 1-5 scale is 3/4 of the way to 120 points
+    assert card.review_points == pytest.approx(90.0)
+    assert card.total == pytest.approx(0.8 * 120 + 0.2 * 90)
+    assert card.details["blend"]["applied"] is True
+    other = await _card(tenant, period, unrated)
+    assert (other.review_points, other.review_responses) == (None, 1)
+    assert other.total == pytest.approx(120.0)
+    assert other.details["blend"]["applied"] is False
