@@ -254,9 +254,15 @@ class _Run:
         self.people = await agg.roster(tenant)
         for rule in self.spikes:
             await self._demand_spike(rule)
-        months_start = datetime.combine(_month_start(w.months[0]), time.min, UTC)
         for indicator in self.definition.indicators:
             stretched = self._stretched_limit(indicator.code)
+            # Months are read only as far back as a rule looks at this indicator.
+            reach = max(
+                [r.months for r in self.quality if indicator.code in r.indicators]
+                + [self.watch.length if self.watch else 1]
+            )
+            first_month = w.months[-min(reach, len(w.months))]
+            months_start = datetime.combine(_month_start(first_month), time.min, UTC)
             facts = await agg.indicator_facts(
                 tenant,
                 indicator,
@@ -383,7 +389,11 @@ class _Run:
             else {}
         )
         prior = self._prior(indicator, members, facts)
-        person_prior = self._prior(indicator, members, facts, window=True)
+        person_prior = (
+            self._prior(indicator, members, facts, window=True)
+            if indicator.target.policy == "baseline" and indicator.target.baseline == "person"
+            else None
+        )
         for person in members:
             baseline = loo.get(person.employee_id, overall)
             if baseline is not None and math.isnan(baseline):

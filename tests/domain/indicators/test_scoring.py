@@ -20,7 +20,7 @@ from domain.indicators.models import (
     TargetAdjustment,
 )
 from domain.indicators.scoring import scoring_service
-from domain.indicators.service import FactInput, fact_service, period_service
+from domain.indicators.service import FactInput, fact_service, indicator_sets, period_service
 from domain.people.models import Employee
 from tenants.errors import ErrorCode, ServiceError
 from tenants.models import Tenant
@@ -394,3 +394,33 @@ async def test_the_school_pack_blends_review_ratings_from_three_responses_up() -
     assert (other.review_points, other.review_responses) == (None, 1)
     assert other.total == pytest.approx(120.0)
     assert other.details["blend"]["applied"] is False
+
+
+async def test_a_person_baseline_shrinks_their_own_history_toward_the_level() -> None:
+    # given: cycle time held to each person's own history instead of the level's
+    tenant = await create_tenant()
+    tid = tenant_id(tenant)
+    async with tenant_transaction(tid):
+        current = await indicator_sets.current(tid)
+        definition = current.definition.model_dump(mode="json")
+        definition["indicators"][0]["target"]["baseline"] = "person"
+        await indicator_sets.save(tid, base_version=current.version, definition=definition, note="")
+    people = [await create_employee(tenant, level="senior") for _ in range(3)]
+    spread = {0: (3.0, 5.0), 1: (5.0, 7.0), 2: (9.0, 11.0)}
+    for index, person in enumerate(people):
+        low, high = spread[index]
+        history = [{"value": value, "denominator": 1.0, "at": BEFORE} for value in (low, high) * 3]
+        await _facts(tenant, person, "requirement_delivered", history)
+        await _facts(
+            tenant, person, "requirement_delivered", [{"value": 6.0, "denominator": 1.0}] * 5
+        )
+    period = await _quarter(tenant)
+    # when
+    await _recompute(tenant, period)
+    # then: the fast person's baseline sits between their own 4 days and the level's 6
+    line = (await _lines(tenant, period, people[0]))["cycle_time"]
+    assert line.baseline_kind == "person"
+    assert line.baseline_n == 6
+    assert line.baseline is not None
+    assert 4.0 < line.baseline < 6.0
+    assert line.target == pytest.approx(line.baseline)
