@@ -12,6 +12,11 @@ behind and "the slug exists" always means "the demo is complete". Rows go in thr
 PostgreSQL COPY into a temporary staging table followed by ``INSERT ... SELECT`` (COPY straight
 into a table with row-level security is refused; the policy still checks every row on the
 way in). Users are created through ``user_service`` like any other.
+
+After the records come the facts the indicator engine scores (``domain.demo.facts``), then
+the scoring periods over the history (quarters or school terms): every period over before
+``as_of`` is closed (computed and frozen, oldest first, as they would have been closed in
+turn), and the current one is computed and left open.
 """
 
 from __future__ import annotations
@@ -30,8 +35,12 @@ import orjson
 
 from domain.demo import catalogue as cat
 from domain.demo.catalogue import DEMO_PASSWORD, MIN_EMPLOYEES, SkillSpec, TemplateProfile
+from domain.indicators.repository import copy_facts
+from domain.indicators.scoring import scoring_service
+from domain.indicators.service import period_service
 from domain.org.repository import label
 from domain.skills.service import name_key
+from domain.templates.onboarding import provision_pack
 from domain.templates.registry import PackFile, pack_codes, pack_for
 from tenants import repository as tenant_repo
 from tenants.models import User
@@ -97,9 +106,16 @@ async def build_demo(
     seed: int,
     name: str | None = None,
     as_of: date | None = None,
+    periods: bool = True,
 ) -> DemoSummary:
     """Create tenant ``slug`` with ``employees`` people and their history up to ``as_of``
-    (today by default). Raises ``ServiceError`` (DUPLICATE) when the slug is taken."""
+    (today by default). Raises ``ServiceError`` (DUPLICATE) when the slug is taken.
+
+    ``periods=False`` writes the facts but no periods: for a benchmark that times the
+    computation of a period itself."""
+    # facts.py builds on this module's generator, hence imported here, not at the top.
+    from domain.demo.facts import demo_facts
+
     profile = profile_for(template)
     if employees < MIN_EMPLOYEES:
         raise ValueError(f"a demo needs at least {MIN_EMPLOYEES} employees")
@@ -125,13 +141,36 @@ async def build_demo(
                 "demo": {"seed": seed, "employees": employees, "as_of": str(generator.as_of)}
             },
         )
+        await provision_pack(tenant)
         users = await _create_users(tenant, generator)
         generator.record_history()
         counts = await _write(tx, generator)
+        counts["facts"] = await copy_facts(tenant, demo_facts(generator))
+        if periods:
+            counts.update(await _score_periods(tx, generator))
     counts["users"] = len(users)
     return DemoSummary(
         tenant_id=tenant, slug=slug, template=template, counts=counts, logins=demo_logins(template)
     )
+
+
+async def _score_periods(tx: TenantTransaction, generator: Generator) -> dict[str, int]:
+    """The demo's periods: those over by ``as_of`` closed, oldest first, the current one
+    computed and left open."""
+    from domain.demo.facts import demo_periods
+
+    tenant, as_of = generator.tenant, generator.as_of
+    specs = demo_periods(generator)
+    for spec in specs:
+        period = await period_service.create(
+            tenant, code=spec.code, kind=spec.kind, starts_on=spec.starts_on, ends_on=spec.ends_on
+        )
+        if spec.ends_on < as_of:
+            await period_service.close(tenant, period.id)
+        else:
+            await scoring_service.recompute(tenant, period.id)
+    scorecards = await tx.fetchval("SELECT count(*) FROM scorecards WHERE tenant_id = $1", tenant)
+    return {"periods": len(specs), "scorecards": scorecards}
 
 
 async def _create_users(tenant: TenantID, generator: Generator) -> list[User]:

@@ -157,6 +157,15 @@ async def indicator_facts(
     return IndicatorFacts(period=period, window=window, months=months)
 
 
+@dataclass(frozen=True)
+class Volumes:
+    """Facts of one kind per org unit in the period and in the window, and how much of the
+    window has any such facts at all (a young tenant's window starts at its first fact)."""
+
+    by_unit: dict[UUID, tuple[int, int]]
+    first_in_window: datetime | None
+
+
 async def volume_by_unit(
     tenant: TenantID,
     fact_kind: str,
@@ -164,13 +173,14 @@ async def volume_by_unit(
     window_start: datetime,
     period_start: datetime,
     period_end: datetime,
-) -> dict[UUID, tuple[int, int]]:
+) -> Volumes:
     """Facts of ``fact_kind`` per org unit (of the person they are about): (period, window)."""
     tx = require_tenant(tenant)
     rows = await tx.fetch(
         "SELECT e.org_unit_id, "
         "(count(*) FILTER (WHERE f.occurred_at >= $3))::int AS period, "
-        "(count(*) FILTER (WHERE f.occurred_at < $3))::int AS window "
+        "(count(*) FILTER (WHERE f.occurred_at < $3))::int AS window, "
+        "min(f.occurred_at) AS first "
         "FROM facts f JOIN employees e ON e.tenant_id = f.tenant_id AND e.id = f.employee_id "
         "WHERE f.tenant_id = $1 AND f.kind = $2 AND f.superseded_at IS NULL "
         "AND f.occurred_at >= $4 AND f.occurred_at < $5 AND e.org_unit_id IS NOT NULL "
@@ -181,7 +191,11 @@ async def volume_by_unit(
         window_start,
         period_end,
     )
-    return {row["org_unit_id"]: (row["period"], row["window"]) for row in rows}
+    firsts = [row["first"] for row in rows if row["window"] > 0]
+    return Volumes(
+        by_unit={row["org_unit_id"]: (row["period"], row["window"]) for row in rows},
+        first_in_window=min(firsts) if firsts else None,
+    )
 
 
 async def review_ratings(

@@ -298,8 +298,18 @@ class _Run:
             period_start=w.period_start,
             period_end=w.period_end,
         )
-        for unit, (current, history) in sorted(volumes.items(), key=lambda item: str(item[0])):
-            usual = history * w.period_fraction
+        if volumes.first_in_window is None:
+            return
+        # The usual volume is the window's rate over the part of it that has facts: a tenant
+        # whose history began last month has one month of "usual", not twelve.
+        covered = w.period_start - max(w.window_start, volumes.first_in_window)
+        period_length = w.period_end - w.period_start
+        if covered < period_length:
+            return  # less history than one period: nothing to call a spike against
+        for unit, (current, history) in sorted(
+            volumes.by_unit.items(), key=lambda item: str(item[0])
+        ):
+            usual = history * (period_length / covered)
             if usual < rule.min_baseline or current <= rule.multiple * usual:
                 continue
             for code in rule.indicators:
@@ -570,6 +580,18 @@ class _Run:
                     ns.append(trials)
                     used.append(month)
             points = st.p_chart(xs, ns, center=reference)
+            # A month can only show better-than-baseline quality when its control limit on
+            # the better side lies inside [0, 1]: with rare events (1 % escapes in a few
+            # dozen defects) a month of zero is what an average month looks like, and "eight
+            # in a row below" would fire for most people.
+            informative = [
+                (p.center - 3 * p.sigma > 0)
+                if indicator.direction == "lower"
+                else (p.center + 3 * p.sigma < 1)
+                for p in points
+            ]
+            if not all(informative):
+                return
         else:
             values, used = [], []
             for month in months:

@@ -40,6 +40,9 @@ TABLES = (
     "appraisals",
     "feedback",
     "users",
+    "facts",
+    "periods",
+    "scorecards",
 )
 LOGIN = """
 mutation Login($tenant: String!, $email: String!, $password: String!) {

@@ -189,9 +189,13 @@ async def test_a_demand_spike_stretches_the_answer_limit_for_the_unit_and_says_w
     other = await create_org_unit(tenant, name="Search")
     busy = await create_employee(tenant, level="mid", org_unit=team)
     calm = await create_employee(tenant, level="mid", org_unit=other)
-    await _facts(tenant, busy, "sales_request", [{"value": 1.0, "at": BEFORE}] * 16)
+    usual = [
+        {"value": 1.0, "at": datetime(year, month, 5, tzinfo=UTC)}
+        for year, month in ((2025, 8), (2025, 11), (2026, 2), (2026, 5))
+    ] * 4
+    await _facts(tenant, busy, "sales_request", usual)
     await _facts(tenant, busy, "sales_request", [{"value": 1.0}] * 12)
-    await _facts(tenant, calm, "sales_request", [{"value": 1.0, "at": BEFORE}] * 16)
+    await _facts(tenant, calm, "sales_request", usual)
     await _facts(tenant, calm, "sales_request", [{"value": 1.0}] * 4)
     answers = [{"value": 30.0}] * 3 + [{"value": 10.0}] * 2
     await _facts(tenant, busy, "feasibility_answer", answers)
@@ -208,6 +212,7 @@ async def test_a_demand_spike_stretches_the_answer_limit_for_the_unit_and_says_w
     assert reason["rule"] == "demand_spike"
     assert reason["inputs"]["incoming"] == 12
     assert reason["effect"] == {"limit": {"from": 24.0, "to": 48.0}}
+    assert reason["inputs"]["usual"] == round(16 * 92 / 330, 2)  # 16 from Aug 5 to Jul 1
     assert "from 24 to 48" in reason["reasonEn"]
     assert "由 24 放宽到 48" in reason["reasonZh"]
     assert normal.adjustments == []
@@ -300,7 +305,7 @@ async def test_people_without_a_level_or_gone_are_not_scored() -> None:
 
 
 async def test_sustained_better_quality_relaxes_the_quality_target_and_says_why() -> None:
-    # given: peers let 3 in 10 defects escape; this person lets none escape, month after month
+    # given: peers let 3 in 10 defects escape; this person lets none of 30 a month escape
     tenant = await create_tenant()
     peers = [await create_employee(tenant, level="senior") for _ in range(2)]
     person = await create_employee(tenant, level="senior")
@@ -311,7 +316,7 @@ async def test_sustained_better_quality_relaxes_the_quality_target_and_says_why(
     clean = []
     for year, month in [(2025, m) for m in (10, 11, 12)] + [(2026, m) for m in range(1, 10)]:
         at = datetime(year, month, 15, tzinfo=UTC)
-        clean += [{"value": 0.0, "denominator": 1.0, "at": at}] * 10
+        clean += [{"value": 0.0, "denominator": 1.0, "at": at}] * 30
     await _facts(tenant, person, "defect", clean)
     period = await _quarter(tenant)
     # when
