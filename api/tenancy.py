@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 import strawberry
@@ -21,6 +21,16 @@ from tenants.authorization import Reach
 from tenants.errors import ServiceError
 from tenants.models import Tenant, TenantStatus
 from tenants.service import tenant_service
+
+if TYPE_CHECKING:
+    from api.indicators import (
+        DashboardPanelType,
+        FactKindType,
+        IndicatorType,
+        RuleType,
+        ScorecardPolicyType,
+        WeightGroupType,
+    )
 
 TenantStatusType = strawberry.enum(TenantStatus, name="TenantStatus")
 
@@ -98,6 +108,8 @@ class PackVocabulary:
     people: LocalizedText
     unit: LocalizedText
     engagement: LocalizedText
+    work_item: LocalizedText
+    scorecard: LocalizedText
 
 
 @strawberry.type(description="The industry template the tenant works with: its words and ladders.")
@@ -110,6 +122,52 @@ class TemplatePack:
     engagement_kinds: list[PackEngagementKind]
     feedback_criteria: list[PackItem]
     feedback_sources: list[str]
+    pack: strawberry.Private[PackFile]
+
+    # The indicator part's types live with the rest of scoring (api.indicators), which
+    # imports this module: they are referenced lazily.
+
+    @field(description="Kinds of measurement facts record.")
+    def fact_kinds(self) -> list[Annotated[FactKindType, strawberry.lazy("api.indicators")]]:
+        from api.indicators import fact_kinds_of
+
+        return fact_kinds_of(self.pack)
+
+    @field(description="The pack's default indicators (the tenant's own are in indicatorSet).")
+    def indicators(self) -> list[Annotated[IndicatorType, strawberry.lazy("api.indicators")]]:
+        from api.indicators import indicators_of
+
+        return indicators_of(self.pack)
+
+    @field(description="The pack's default weight groups.")
+    def weight_groups(
+        self,
+    ) -> list[Annotated[WeightGroupType, strawberry.lazy("api.indicators")]]:
+        from api.indicators import weight_groups_of
+
+        return weight_groups_of(self.pack)
+
+    @field(description="The pack's default rules.")
+    def rules(self) -> list[Annotated[RuleType, strawberry.lazy("api.indicators")]]:
+        from api.indicators import rules_of
+
+        return rules_of(self.pack)
+
+    @field(description="How scorecards are made: period kind, adjustment bound, review blend.")
+    def scorecard_policy(
+        self,
+    ) -> Annotated[ScorecardPolicyType, strawberry.lazy("api.indicators")]:
+        from api.indicators import ScorecardPolicyType
+
+        return ScorecardPolicyType.from_definition(self.pack.scorecard)
+
+    @field(description="Dashboard panels the pack offers.")
+    def dashboard_panels(
+        self,
+    ) -> list[Annotated[DashboardPanelType, strawberry.lazy("api.indicators")]]:
+        from api.indicators import dashboard_panels_of
+
+        return dashboard_panels_of(self.pack)
 
 
 def _text(value: Any) -> LocalizedText:
@@ -125,6 +183,8 @@ def template_pack(pack: PackFile) -> TemplatePack:
             people=_text(pack.vocabulary.people),
             unit=_text(pack.vocabulary.unit),
             engagement=_text(pack.vocabulary.engagement),
+            work_item=_text(pack.vocabulary.work_item),
+            scorecard=_text(pack.vocabulary.scorecard),
         ),
         levels=[PackLevel(code=lv.code, name=_text(lv.name), rank=lv.rank) for lv in pack.levels],
         org_unit_kinds=[PackItem(code=k.code, name=_text(k.name)) for k in pack.org_unit_kinds],
@@ -150,6 +210,7 @@ def template_pack(pack: PackFile) -> TemplatePack:
             PackItem(code=c.code, name=_text(c.name)) for c in pack.feedback_criteria
         ],
         feedback_sources=list(pack.feedback_sources),
+        pack=pack,
     )
 
 

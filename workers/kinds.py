@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
+from domain.indicators.models import PeriodStatus
+from domain.indicators.scoring import scoring_service
+from domain.indicators.service import RECOMPUTE_JOB, period_service
+from tenants.errors import ErrorCode, ServiceError
 from tenants.identity.maintenance import session_maintenance
 from workers.jobs import JobContext, JobKind
 
@@ -15,9 +21,38 @@ async def purge_sessions(context: JobContext) -> None:
     context.counts["deleted"] = deleted
 
 
+async def recompute_scorecards(context: JobContext) -> None:
+    """Recompute one period's scorecards in one transaction (all or nothing).
+
+    A period closed after the job was queued is frozen, not broken: the job succeeds and
+    says it skipped the period.
+    """
+    period_id = UUID(str(context.payload["period_id"]))
+    async with context.transaction():
+        period = await period_service.get(context.tenant_id, period_id)
+        if period.status == PeriodStatus.CLOSED:
+            context.counts["skipped"] = 1
+            return
+        try:
+            summary = await scoring_service.recompute(context.tenant_id, period_id)
+        except ServiceError as exc:
+            # Closed between the read above and the engine's own check (nothing written yet).
+            if exc.code != ErrorCode.CONFLICT:
+                raise
+            context.counts["skipped"] = 1
+            return
+    context.counts.update(
+        employees=summary.employees,
+        lines=summary.lines,
+        facts=summary.facts,
+        adjustments=summary.adjustments,
+    )
+
+
 JOB_KINDS: dict[str, JobKind] = {
     kind.name: kind
     for kind in (
         JobKind(name="identity.purge_sessions", handler=purge_sessions, queue="maintenance"),
+        JobKind(name=RECOMPUTE_JOB, handler=recompute_scorecards, queue="scoring"),
     )
 }

@@ -33,6 +33,13 @@ from api.graphql.permissions import is_guarded
 from api.graphql.relay import registered_node_types, resolve_node
 from api.history import AppraisalType, EngagementType, HistoryMutations
 from api.identity import IdentityMutations, IdentityQueries
+from api.indicators import (
+    FactType,
+    IndicatorMutations,
+    IndicatorQueries,
+    PeriodType,
+    ScorecardType,
+)
 from api.jobs import JobMutations, JobQueries, JobType
 from api.org import OrgMutations, OrgQueries, OrgUnitType
 from api.people import (
@@ -73,6 +80,7 @@ Query = merge_types(
         CustomFieldQueries,
         SkillQueries,
         AuditQueries,
+        IndicatorQueries,
     ),
 )
 Mutation = merge_types(
@@ -89,6 +97,7 @@ Mutation = merge_types(
         SkillMutations,
         HistoryMutations,
         FeedbackMutations,
+        IndicatorMutations,
     ),
 )
 NODE_TYPES: list[type] = [
@@ -104,6 +113,9 @@ NODE_TYPES: list[type] = [
     EngagementType,
     AppraisalType,
     FeedbackType,
+    FactType,
+    PeriodType,
+    ScorecardType,
 ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -23,6 +24,7 @@ from api.history import APPRAISALS_FIELD
 from api.runtime import AppRuntime
 from domain.audit.models import AuditEntry
 from domain.feedback.models import FeedbackSource
+from domain.indicators.models import Scorecard
 from tenants.authorization import Principal, Role, load_matrix
 from tenants.models import ApiClient, Tenant, User
 from tenants.scope import TenantID, tenant_transaction
@@ -35,6 +37,12 @@ from tests.factories import (
     create_user,
     global_id,
     user_token,
+)
+from tests.factories_indicators import (
+    create_period,
+    on_time,
+    recompute,
+    record_facts,
 )
 from tests.factories_records import (
     create_appraisal,
@@ -331,6 +339,100 @@ RECORD_SAMPLES: dict[str, Sample] = {
     "Node.Feedback": node_of("Feedback", _feedback),
 }
 
+_INDICATOR_PERIODS: dict[UUID, Any] = {}
+
+
+async def _scored_period(world: World) -> Any:
+    """One scored month per world (periods of a kind may not overlap): made on first use."""
+    period = _INDICATOR_PERIODS.get(world.tenant.id)
+    if period is None:
+        await create_employee(world.tenant, level="senior")
+        period = await create_period(
+            world.tenant,
+            code="2025-01",
+            kind="month",
+            starts_on=date(2025, 1, 1),
+            ends_on=date(2025, 1, 31),
+        )
+        await recompute(world.tenant, period)
+        _INDICATOR_PERIODS[world.tenant.id] = period
+    return period
+
+
+async def _fact(world: World) -> Any:
+    person = await create_employee(world.tenant)
+    (fact,) = await record_facts(world.tenant, person, "due_item", on_time(1, 0))
+    return fact
+
+
+async def _scorecard(world: World) -> Any:
+    period = await _scored_period(world)
+    async with tenant_transaction(TenantID(world.tenant.id)):
+        return await Scorecard.filter(period_id=period.id).first()
+
+
+NO_PERIOD = global_id("Period", UUID(int=1))
+
+# Refusals past the matrix are expected failures (data), so no call here changes anything.
+INDICATOR_SAMPLES: dict[str, Sample] = {
+    "Query.indicatorSet": fixed("{ indicatorSet { version } }"),
+    "Query.indicatorSetHistory": fixed("{ indicatorSetHistory { version } }"),
+    "Query.periods": fixed("{ periods { code } }"),
+    "Query.levelBaselines": fixed(
+        "query($id: ID!) { levelBaselines(periodId: $id) { level } }", {"id": NO_PERIOD}
+    ),
+    "Query.targetAdjustments": fixed(
+        "query($id: ID!) { targetAdjustments(periodId: $id) { rule } }", {"id": NO_PERIOD}
+    ),
+    "Query.facts": fixed("{ facts { edges { node { id } } } }"),
+    "Query.scorecards": fixed(
+        "query($id: ID!) { scorecards(periodId: $id) { edges { node { id } } } }",
+        {"id": NO_PERIOD},
+    ),
+    "Query.scorecard": fixed(
+        "query($p: ID!, $e: ID!) { scorecard(periodId: $p, employeeId: $e) { id } }",
+        {"p": NO_PERIOD, "e": NOBODY},
+    ),
+    "Mutation.updateIndicatorSet": fixed(
+        "mutation { updateIndicatorSet(input: {baseVersion: 0, definition: {}}) { __typename } }"
+    ),
+    "Mutation.recordFact": fixed(
+        'mutation { recordFact(input: {employeeNumber: "none", kind: "nope", '
+        'occurredAt: "2026-01-01T00:00:00Z", value: 1}) { __typename } }'
+    ),
+    "Mutation.recordFacts": fixed(
+        'mutation { recordFacts(items: [{employeeNumber: "none", kind: "nope", '
+        'occurredAt: "2026-01-01T00:00:00Z", value: 1}]) { __typename } }'
+    ),
+    "Mutation.correctFact": fixed(
+        "mutation($id: ID!) { correctFact(input: {id: $id, value: 1}) { __typename } }",
+        {"id": global_id("Fact", UUID(int=1))},
+    ),
+    "Mutation.createPeriod": fixed(
+        'mutation { createPeriod(input: {code: "", kind: "month", startsOn: "2026-01-01", '
+        'endsOn: "2026-01-31"}) { __typename } }'
+    ),
+    "Mutation.closePeriod": fixed(
+        "mutation($id: ID!) { closePeriod(id: $id) { __typename } }", {"id": NO_PERIOD}
+    ),
+    "Mutation.reopenPeriod": fixed(
+        'mutation($id: ID!) { reopenPeriod(id: $id, reason: "Late facts") { __typename } }',
+        {"id": NO_PERIOD},
+    ),
+    "Mutation.recomputeScorecards": fixed(
+        "mutation($id: ID!) { recomputeScorecards(periodId: $id) { __typename } }",
+        {"id": NO_PERIOD},
+    ),
+    "Mutation.adjustScorecard": fixed(
+        "mutation($id: ID!) { adjustScorecard(input: {scorecardId: $id, points: 1, "
+        'comment: "A good enough reason"}) { __typename } }',
+        {"id": global_id("Scorecard", UUID(int=1))},
+    ),
+    "Node.Period": node_of("Period", _scored_period),
+    "Node.Fact": node_of("Fact", _fact),
+    "Node.Scorecard": node_of("Scorecard", _scorecard),
+}
+
 # Rows guarding part of an object rather than an operation: a refusal reads as null (or an
 # empty page), so each is checked where its field is tested, and named here to stay in sync.
 FIELD_ROWS = {
@@ -381,6 +483,7 @@ SAMPLES: dict[str, Sample] = {
     "Node.ApiClient": _node_client,
     "Node.Job": _node_job,
     **RECORD_SAMPLES,
+    **INDICATOR_SAMPLES,
 }
 OPERATION_ROWS = sorted(set(MATRIX.rules) - FIELD_ROWS)
 

@@ -10,9 +10,10 @@ import pytest
 from asyncpg.exceptions import InsufficientPrivilegeError
 
 from domain.audit.models import AuditEntry
-from domain.indicators.models import Fact, PeriodStatus
+from domain.indicators.models import Fact, PeriodStatus, Scorecard
 from domain.indicators.service import (
     MAX_FACTS_PER_CALL,
+    RECOMPUTE_JOB,
     FactCorrection,
     FactInput,
     FactOutcome,
@@ -20,6 +21,7 @@ from domain.indicators.service import (
     indicator_sets,
     period_service,
 )
+from domain.jobs.models import Job, JobStatus
 from domain.people.service import custom_field_service
 from domain.templates.onboarding import provision_pack
 from domain.templates.registry import pack_for
@@ -28,6 +30,7 @@ from tenants.models import Tenant
 from tenants.scope import tenant_transaction
 from tests.factories import create_tenant, tenant_id
 from tests.factories_records import create_employee
+from tests.support.jobs import wait_for_job
 
 AT = datetime(2026, 8, 3, 10, tzinfo=UTC)
 
@@ -331,3 +334,55 @@ async def test_periods_do_not_overlap_close_once_and_reopen_with_a_reason_on_rec
     assert reopened.status == PeriodStatus.OPEN
     assert [e.action for e in entries] == ["create", "close", "reopen"]
     assert entries[-1].changes["reason"]["after"] == "late ERP import of August"
+
+
+async def test_fact_changes_queue_one_recomputation_per_open_period_they_touch() -> None:
+    # given: an open quarter, a closed month inside it is irrelevant, a later quarter whose
+    # baseline window the facts fall in
+    tenant = await create_tenant()
+    tid = tenant_id(tenant)
+    person = await create_employee(tenant, level="mid")
+    async with tenant_transaction(tid):
+        quarter = await period_service.create(
+            tid,
+            code="2026-Q3",
+            kind="quarter",
+            starts_on=date(2026, 7, 1),
+            ends_on=date(2026, 9, 30),
+        )
+        later = await period_service.create(
+            tid,
+            code="2026-Q4",
+            kind="quarter",
+            starts_on=date(2026, 10, 1),
+            ends_on=date(2026, 12, 31),
+        )
+        closed = await period_service.create(
+            tid,
+            code="2026-Q1",
+            kind="quarter",
+            starts_on=date(2026, 1, 1),
+            ends_on=date(2026, 3, 31),
+        )
+        await period_service.close(tid, closed.id)
+    # when: two calls in one transaction
+    async with tenant_transaction(tid):
+        for value in (1.0, 2.0):
+            await fact_service.record_many(
+                tid,
+                [
+                    FactInput(
+                        kind="sales_request", employee_id=person.id, occurred_at=AT, value=value
+                    )
+                ],
+            )
+        jobs = await Job.filter(kind=RECOMPUTE_JOB).order_by("created_at")
+    # then: one job for each open period the facts change, none for the closed one
+    assert sorted(job.payload["period_id"] for job in jobs) == sorted(
+        [str(quarter.id), str(later.id)]
+    )
+    for job in jobs:
+        finished = await wait_for_job(tid, job.id)
+        assert finished.status == JobStatus.SUCCEEDED
+    async with tenant_transaction(tid):
+        assert await Scorecard.filter(period_id=quarter.id, employee_id=person.id).exists()
