@@ -9,7 +9,7 @@ person, from which every aggregation in ``domain.templates.indicators`` is finis
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -64,97 +64,221 @@ def _ratio(indicator: IndicatorDefinition) -> str:
     return "(value / COALESCE(denominator, 1))"
 
 
-def _figures(indicator: IndicatorDefinition) -> str:
-    ratio = _ratio(indicator)
-    median = (
-        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {ratio})"
-        if indicator.aggregation == "median"
-        else "NULL::float8"
-    )
-    return (
-        f"count(*)::int, sum(value), sum(COALESCE(denominator, 1)), avg({ratio}), "
-        f"var_samp({ratio}), {median}, "
-        "(count(*) FILTER (WHERE value <= $5))::int, "
-        "(count(*) FILTER (WHERE value <= $6))::int, "
-        "(count(*) FILTER (WHERE value >= $5))::int"
-    )
-
-
-def _stats(row: Any, offset: int) -> Stats:
-    return Stats(
-        facts=row[offset],
-        sum_value=float(row[offset + 1] or 0.0),
-        sum_denominator=float(row[offset + 2] or 0.0),
-        mean_ratio=row[offset + 3],
-        var_ratio=row[offset + 4],
-        median_ratio=row[offset + 5],
-        within=row[offset + 6],
-        within_stretched=row[offset + 7],
-        at_least=row[offset + 8],
-    )
-
-
 @dataclass
 class IndicatorFacts:
-    """What one indicator's two statements return, by person."""
+    """One indicator's facts summed per person: in the period, in the baseline window, and
+    per month (month index ``year * 12 + month``) over the months its rules look at."""
 
     period: dict[UUID, Stats]
     window: dict[UUID, Stats]
     months: dict[UUID, dict[int, Stats]]
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What to read for one indicator: from when months are kept apart, and the limit a
+    demand spike stretched (None when no unit's limit moved)."""
+
+    indicator: IndicatorDefinition
+    months_start: datetime
+    stretched_limit: float | None
+
+
+class _Sums:
+    """Additive figures of a bucket, so months add up to the period and the window."""
+
+    __slots__ = ("at_least", "n", "ratio", "ratio_sq", "sum_d", "sum_v", "within", "within_s")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.sum_v = self.sum_d = self.ratio = self.ratio_sq = 0.0
+        self.within = self.within_s = self.at_least = 0
+
+    def add(self, row: Any, limits: tuple[int, int, int]) -> None:
+        self.n += row["n"]
+        self.sum_v += row["sum_v"]
+        self.sum_d += row["sum_d"]
+        self.ratio += row["ratio"]
+        self.ratio_sq += row["ratio_sq"]
+        within, stretched, at_least = limits
+        self.within += row[within] if within else 0
+        self.within_s += row[stretched] if stretched else 0
+        self.at_least += row[at_least] if at_least else 0
+
+    def stats(self, median: float | None) -> Stats:
+        n = self.n
+        variance = None
+        if n > 1:
+            # Sums of squares lose a little precision; a variance cannot be negative.
+            variance = max(0.0, (self.ratio_sq - self.ratio * self.ratio / n) / (n - 1))
+        return Stats(
+            facts=n,
+            sum_value=self.sum_v,
+            sum_denominator=self.sum_d,
+            mean_ratio=self.ratio / n if n else None,
+            var_ratio=variance,
+            median_ratio=median,
+            within=self.within,
+            within_stretched=self.within_s,
+            at_least=self.at_least,
+        )
+
+
 async def indicator_facts(
     tenant: TenantID,
-    indicator: IndicatorDefinition,
+    readings: Sequence[Reading],
     *,
     window_start: datetime,
     period_start: datetime,
     period_end: datetime,
-    months_start: datetime,
-    stretched_limit: float | None,
-) -> IndicatorFacts:
-    """Aggregate the facts an indicator reads: per person in the period and in the
-    baseline window, and per person and month from ``months_start`` to the period's end."""
+) -> dict[str, IndicatorFacts]:
+    """Every indicator's facts, summed per person in SQL: one pass over the facts per kind
+    of per-fact figure (plain ratios; normalised gains, which read an attribute), plus one
+    for the medians of the indicators that take them. Months are kept apart only where a
+    rule looks at them; the period and the window are the sums of their months."""
+    families: dict[str, list[Reading]] = {}
+    for reading in readings:
+        families.setdefault(_ratio(reading.indicator), []).append(reading)
+    found: dict[str, IndicatorFacts] = {}
+    for ratio, members in families.items():
+        found.update(
+            await _read_family(tenant, ratio, members, window_start, period_start, period_end)
+        )
+    medians = [r for r in readings if r.indicator.aggregation == "median"]
+    if medians:
+        await _read_medians(tenant, medians, found, window_start, period_start, period_end)
+    return found
+
+
+async def _read_family(
+    tenant: TenantID,
+    ratio: str,
+    readings: Sequence[Reading],
+    window_start: datetime,
+    period_start: datetime,
+    period_end: datetime,
+) -> dict[str, IndicatorFacts]:
     tx = require_tenant(tenant)
-    limit = indicator.limit if indicator.limit is not None else 0.0
-    stretched = stretched_limit if stretched_limit is not None else limit
-    figures = _figures(indicator)
-    buckets = await tx.fetch(
-        f"SELECT employee_id, occurred_at >= $3 AS in_period, {figures} "  # noqa: S608 - built from constants
-        "FROM facts WHERE tenant_id = $1 AND kind = $2 AND superseded_at IS NULL "
-        "AND occurred_at >= $4 AND occurred_at < $7 "
-        "GROUP BY employee_id, in_period",
-        tenant,
-        indicator.fact_kind,
-        period_start,
-        window_start,
-        limit,
-        stretched,
-        period_end,
-    )
-    period: dict[UUID, Stats] = {}
-    window: dict[UUID, Stats] = {}
-    for row in buckets:
-        (period if row["in_period"] else window)[row["employee_id"]] = _stats(row, 2)
-    monthly = await tx.fetch(
-        "SELECT employee_id, "  # noqa: S608 - built from constants
+    kinds = sorted({r.indicator.fact_kind for r in readings})
+    # Parameters: $1 tenant, $2 kinds, $3 window start, $4 period end, then per kind the start
+    # of its months, then the limits. Every figure and name in the text is a placeholder.
+    args: list[Any] = [tenant, kinds, window_start, period_end]
+    month_starts: dict[str, datetime] = {}
+    for reading in readings:
+        kind = reading.indicator.fact_kind
+        month_starts[kind] = min(month_starts.get(kind, reading.months_start), reading.months_start)
+    cases = []
+    for kind in kinds:
+        args += [kind, month_starts[kind]]
+        cases.append(f"WHEN ${len(args) - 1} THEN ${len(args)}::timestamptz")
+    columns: list[str] = []
+    limit_columns: dict[str, tuple[int, int, int]] = {}
+    for reading in readings:
+        indicator = reading.indicator
+        if indicator.limit is None:
+            limit_columns[indicator.code] = (0, 0, 0)
+            continue
+        stretched = (
+            reading.stretched_limit if reading.stretched_limit is not None else indicator.limit
+        )
+        args += [indicator.fact_kind, indicator.limit, stretched]
+        at_kind, at_limit, at_wide = len(args) - 2, len(args) - 1, len(args)
+        base = len(columns) + 8  # after employee, kind, month and five sums
+        columns += [
+            f"(count(*) FILTER (WHERE kind = ${at_kind} AND value <= ${at_limit}))::int",
+            f"(count(*) FILTER (WHERE kind = ${at_kind} AND value <= ${at_wide}))::int",
+            f"(count(*) FILTER (WHERE kind = ${at_kind} AND value >= ${at_limit}))::int",
+        ]
+        limit_columns[indicator.code] = (
+            (base, base + 1, 0) if indicator.aggregation == "share_within" else (0, 0, base + 2)
+        )
+    month = (
         "(extract(year FROM occurred_at AT TIME ZONE 'UTC')::int * 12 "
-        "+ extract(month FROM occurred_at AT TIME ZONE 'UTC')::int) AS month, "
-        f"{figures} "
-        "FROM facts WHERE tenant_id = $1 AND kind = $2 AND superseded_at IS NULL "
-        "AND occurred_at >= $3 AND occurred_at < $4 "
-        "GROUP BY employee_id, month",
-        tenant,
-        indicator.fact_kind,
-        months_start,
-        period_end,
-        limit,
-        stretched,
+        "+ extract(month FROM occurred_at AT TIME ZONE 'UTC')::int)"
     )
-    months: dict[UUID, dict[int, Stats]] = {}
-    for row in monthly:
-        months.setdefault(row["employee_id"], {})[row["month"]] = _stats(row, 2)
-    return IndicatorFacts(period=period, window=window, months=months)
+    extra = "".join(f", {column}" for column in columns)
+    rows = await tx.fetch(
+        f"SELECT employee_id, kind, "  # noqa: S608 - built from constants and placeholders
+        f"CASE WHEN occurred_at >= (CASE kind {' '.join(cases)} END) THEN {month} ELSE 0 END "
+        "AS month, count(*)::int AS n, sum(value) AS sum_v, "
+        f"sum(COALESCE(denominator, 1)) AS sum_d, sum({ratio}) AS ratio, "
+        f"sum({ratio} * {ratio}) AS ratio_sq{extra} "
+        "FROM facts WHERE tenant_id = $1 AND kind = ANY($2::text[]) "
+        "AND superseded_at IS NULL AND occurred_at >= $3 AND occurred_at < $4 "
+        "GROUP BY 1, 2, 3",
+        *args,
+    )
+    first_period_month = period_start.year * 12 + period_start.month
+    by_kind: dict[str, list[Any]] = {}
+    for row in rows:
+        by_kind.setdefault(row["kind"], []).append(row)
+    found: dict[str, IndicatorFacts] = {}
+    for reading in readings:
+        code = reading.indicator.code
+        limits = limit_columns[code]
+        period: dict[UUID, _Sums] = {}
+        window: dict[UUID, _Sums] = {}
+        months: dict[UUID, dict[int, Stats]] = {}
+        for row in by_kind.get(reading.indicator.fact_kind, ()):
+            person, bucket = row["employee_id"], row["month"]
+            target = period if bucket >= first_period_month else window
+            sums = target.get(person)
+            if sums is None:
+                sums = target[person] = _Sums()
+            sums.add(row, limits)
+            if bucket:
+                single = _Sums()
+                single.add(row, limits)
+                months.setdefault(person, {})[bucket] = single.stats(None)
+        found[code] = IndicatorFacts(
+            period={person: sums.stats(None) for person, sums in period.items()},
+            window={person: sums.stats(None) for person, sums in window.items()},
+            months=months,
+        )
+    return found
+
+
+async def _read_medians(
+    tenant: TenantID,
+    readings: Sequence[Reading],
+    found: dict[str, IndicatorFacts],
+    window_start: datetime,
+    period_start: datetime,
+    period_end: datetime,
+) -> None:
+    """Medians are not sums of months: one grouping-sets pass per indicator gives them per
+    person for the period, the window and each month its rules look at."""
+    tx = require_tenant(tenant)
+    for reading in readings:
+        indicator = reading.indicator
+        ratio = _ratio(indicator)
+        rows = await tx.fetch(
+            "SELECT employee_id, occurred_at >= $3 AS in_period, "  # noqa: S608 - constants
+            "CASE WHEN occurred_at >= $5 THEN (extract(year FROM occurred_at AT TIME ZONE "
+            "'UTC')::int * 12 + extract(month FROM occurred_at AT TIME ZONE 'UTC')::int) "
+            "ELSE 0 END AS month, "
+            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {ratio}) AS median "
+            "FROM facts WHERE tenant_id = $1 AND kind = $2 AND superseded_at IS NULL "
+            "AND occurred_at >= $4 AND occurred_at < $6 "
+            "GROUP BY GROUPING SETS ((employee_id, in_period), (employee_id, month))",
+            tenant,
+            indicator.fact_kind,
+            period_start,
+            window_start,
+            reading.months_start,
+            period_end,
+        )
+        facts = found[indicator.code]
+        for row in rows:
+            person = row["employee_id"]
+            if row["month"] is None:
+                bucket = facts.period if row["in_period"] else facts.window
+                if person in bucket:
+                    bucket[person] = replace(bucket[person], median_ratio=row["median"])
+            elif row["month"]:
+                series = facts.months.get(person, {})
+                if row["month"] in series:
+                    series[row["month"]] = replace(series[row["month"]], median_ratio=row["median"])
 
 
 @dataclass(frozen=True)

@@ -254,25 +254,31 @@ class _Run:
         self.people = await agg.roster(tenant)
         for rule in self.spikes:
             await self._demand_spike(rule)
+        readings = []
         for indicator in self.definition.indicators:
-            stretched = self._stretched_limit(indicator.code)
-            # Months are read only as far back as a rule looks at this indicator.
+            # Months are kept apart only as far back as a rule looks at this indicator; the
+            # period's months always are, so that months add up to the period.
             reach = max(
                 [r.months for r in self.quality if indicator.code in r.indicators]
                 + [self.watch.length if self.watch else 1]
             )
             first_month = w.months[-min(reach, len(w.months))]
             months_start = datetime.combine(_month_start(first_month), time.min, UTC)
-            facts = await agg.indicator_facts(
-                tenant,
-                indicator,
-                window_start=w.window_start,
-                period_start=w.period_start,
-                period_end=w.period_end,
-                months_start=min(months_start, w.period_start),
-                stretched_limit=stretched,
+            readings.append(
+                agg.Reading(
+                    indicator=indicator,
+                    months_start=min(months_start, w.period_start),
+                    stretched_limit=self._stretched_limit(indicator.code),
+                )
             )
-            self.facts[indicator.code] = facts
+        self.facts = await agg.indicator_facts(
+            tenant,
+            readings,
+            window_start=w.window_start,
+            period_start=w.period_start,
+            period_end=w.period_end,
+        )
+        for facts in self.facts.values():
             self.facts_read += sum(s.facts for s in facts.period.values())
             self.facts_read += sum(s.facts for s in facts.window.values())
         if self.blend is not None:
