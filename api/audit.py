@@ -27,6 +27,8 @@ ENTITY_TYPES = {
     "engagement": "Engagement",
     "appraisal": "Appraisal",
     "feedback": "Feedback",
+    "period": "Period",
+    "scorecard": "Scorecard",
 }
 _BY_TYPE_NAME = {type_name: entity for entity, type_name in ENTITY_TYPES.items()}
 

@@ -1469,13 +1469,7 @@ class IndicatorMutations:
     async def close_period(self, info: Info, id: relay.GlobalID) -> PeriodCloseResult:
         tenant = info.context.tenant_id
 
-        async def close() -> Period:
-            closed = await period_service.close(tenant, _period_id(id))
-            # ``close`` returns its locked copy, whose ``computed_at`` predates the final
-            # recomputation it just ran (stored on another copy): read the period back.
-            return await period_service.get(tenant, closed.id)
-
-        result = await attempt(close)
+        result = await attempt(lambda: period_service.close(tenant, _period_id(id)))
         if isinstance(result, ServiceError):
             return error_from(PeriodCloseError, result)
         return PeriodPayload(period=PeriodType.from_model(result))

@@ -55,6 +55,7 @@ class RecomputeSummary:
     lines: int
     facts: int
     adjustments: int
+    computed_at: datetime
 
 
 @dataclass
@@ -198,6 +199,7 @@ class ScoringService:
             lines=sum(len(card.lines) for card in run.cards.values()),
             facts=run.facts_read,
             adjustments=len(run.stored_adjustments),
+            computed_at=run.computed_at,
         )
 
 
@@ -246,6 +248,7 @@ class _Run:
         self.baselines: list[dict[str, Any]] = []
         self.stored_adjustments: list[Adjustment] = []
         self.facts_read = 0
+        self.computed_at = datetime.now(UTC)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -686,7 +689,10 @@ class _Run:
         card.details = {"redistributed": missing, "categories": {}, "groups": {}}
         adjustment = self.manager_adjustments.get(card.person.employee_id, 0.0)
         card.adjustment = adjustment
-        if not scored or weight <= 0:
+        # Counts of things done (patents, trainings) read zero without facts; they complete
+        # a scorecard but never make one: someone with nothing else is not scored at all.
+        measured = any(line.indicator.aggregation not in COUNTING for line in scored)
+        if not measured or weight <= 0:
             card.status = ScorecardStatus.INSUFFICIENT_DATA
             return
         for line in scored:
@@ -747,7 +753,7 @@ class _Run:
     async def store(self) -> None:
         tx = require_tenant(self.tenant)
         tenant, period = self.tenant, self.period
-        now = datetime.now(UTC)
+        now = self.computed_at
         version = period.indicator_set_version
         await tx.execute(
             "DELETE FROM level_baselines WHERE tenant_id = $1 AND period_id = $2", tenant, period.id

@@ -141,13 +141,13 @@ def validate_definition(definition: Mapping[str, Any], kinds: Any) -> IndicatorS
             invalid(
                 ".".join(str(part) for part in error["loc"]) or "definition",
                 _plain_message(error["msg"]),
-                _plain_message(error["msg"]),
+                f"指标集定义无效：{_plain_message(error['msg'])}",
             )
             for error in exc.errors()
         ]
         raise _all(problems) from exc
     except ValueError as exc:
-        raise _all([invalid("definition", str(exc), str(exc))]) from exc
+        raise _all([invalid("definition", str(exc), f"指标集定义无效：{exc}")]) from exc
     return checked
 
 
@@ -513,7 +513,8 @@ class PeriodService:
                 "该周期已关闭",
                 field="id",
             )
-        await scoring_service.recompute(tenant, period.id)
+        summary = await scoring_service.recompute(tenant, period.id)
+        period.computed_at = summary.computed_at
         period.status = PeriodStatus.CLOSED
         period.closed_at = datetime.now(UTC)
         period.closed_by = current_actor().id

@@ -17,6 +17,7 @@ from domain.indicators.models import (
     Period,
     Scorecard,
     ScorecardLine,
+    ScorecardStatus,
     TargetAdjustment,
 )
 from domain.indicators.scoring import scoring_service
@@ -429,3 +430,23 @@ async def test_a_person_baseline_shrinks_their_own_history_toward_the_level() ->
     assert line.baseline is not None
     assert 4.0 < line.baseline < 6.0
     assert line.target == pytest.approx(line.baseline)
+
+
+async def test_counts_alone_never_make_a_scorecard() -> None:
+    # given: one person with nothing but a patent, one with nothing at all
+    tenant = await create_tenant()
+    inventor = await create_employee(tenant, level="senior")
+    idle = await create_employee(tenant, level="senior")
+    await _facts(tenant, inventor, "tech_contribution", [{"value": 1.0}])
+    period = await _quarter(tenant)
+    # when
+    await _recompute(tenant, period)
+    # then: neither is scored; the count is still shown on the card
+    for person in (inventor, idle):
+        card = await _card(tenant, period, person)
+        assert (card.status, card.total, card.percentile) == (
+            ScorecardStatus.INSUFFICIENT_DATA,
+            None,
+            None,
+        )
+    assert (await _lines(tenant, period, inventor))["tech_accumulation"].actual == 1.0
