@@ -98,7 +98,6 @@ RESULT_TABLES = (
     "level_baselines",
     "target_adjustments",
     "scorecards",
-    "scorecard_lines",
 )
 ANALYZED_TABLES = (
     "tenants", "employees", "org_units", "facts", "indicator_sets", "feedback", *RESULT_TABLES,

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.audit.service import AuditActor, acting_as
+from domain.indicators import repository as indicator_repo
 from domain.indicators.adjustments import scorecard_adjustments
 from domain.indicators.models import Fact, Period, Scorecard, ScorecardLine
 from domain.indicators.scoring import RecomputeSummary, scoring_service
@@ -93,7 +94,8 @@ async def scorecard_of(tenant: Tenant, period: Period, person: Employee) -> Scor
 
 async def lines_of(tenant: Tenant, card: Scorecard) -> dict[str, ScorecardLine]:
     async with tenant_transaction(tenant_id(tenant)):
-        return {line.indicator: line for line in await ScorecardLine.filter(scorecard_id=card.id)}
+        found = await indicator_repo.lines_of(tenant_id(tenant), [card.id])
+    return {line.indicator: line for line in found[card.id]}
 
 
 async def adjust(

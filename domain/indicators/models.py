@@ -7,6 +7,7 @@ that moved them) is stored with them, so a closed period reads the same forever.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -166,6 +167,8 @@ class Scorecard(TenantModel):
     details: dict[str, Any] = fields.JSONField(default=dict)
     indicator_set_version = fields.IntField()
     computed_at = fields.DatetimeField()
+    # The lines (``ScorecardLine.as_json``), in the indicator set's order.
+    lines: list[dict[str, Any]] = fields.JSONField(default=list)
 
     class Meta:
         table = "scorecards"
@@ -183,37 +186,44 @@ class LineStatus(StrEnum):
     NO_BASELINE = "no_baseline"
 
 
-class ScorecardLine(TenantModel):
-    """One indicator on a scorecard: actual, n, baseline, target after rules, points, weight."""
+@dataclass
+class ScorecardLine:
+    """One indicator on a scorecard: actual, n, baseline, target after rules, points, weight.
 
-    scorecard: fields.ForeignKeyRelation[Scorecard] = fields.ForeignKeyField(
-        "renshi.Scorecard", related_name=False, on_delete=fields.CASCADE, db_index=False
-    )
-    scorecard_id: Any
-    indicator = fields.CharField(max_length=63)
-    category = fields.CharField(max_length=16)
-    group = fields.CharField(max_length=63)
-    status = fields.CharEnumField(LineStatus, max_length=32)
-    actual = fields.FloatField(null=True)
-    raw_actual = fields.FloatField(null=True)
-    n = fields.IntField()
-    facts = fields.IntField()
-    baseline = fields.FloatField(null=True)
-    baseline_kind = fields.CharField(max_length=16, null=True)
-    baseline_n = fields.IntField(null=True)
-    baseline_low = fields.FloatField(null=True)
-    baseline_high = fields.FloatField(null=True)
-    threshold = fields.FloatField(null=True)
-    target = fields.FloatField(null=True)
-    stretch = fields.FloatField(null=True)
-    limit = fields.FloatField(null=True)
-    achievement = fields.FloatField(null=True)
-    points = fields.FloatField(null=True)
-    weight = fields.FloatField()
-    effective_weight = fields.FloatField()
-    watch = fields.BooleanField(default=False)
-    adjustments: list[dict[str, Any]] = fields.JSONField(default=list)
+    Lines are kept in their scorecard's ``lines`` (JSON), in the indicator set's order: they
+    are always read and rewritten with their card, and a recomputation writes one row per
+    person instead of one per person and indicator.
+    """
 
-    class Meta:
-        table = "scorecard_lines"
-        unique_together = (("tenant", "scorecard", "indicator"),)
+    indicator: str
+    category: str
+    group: str
+    status: LineStatus
+    n: int
+    facts: int
+    weight: float
+    effective_weight: float
+    actual: float | None = None
+    raw_actual: float | None = None
+    baseline: float | None = None
+    baseline_kind: str | None = None
+    baseline_n: int | None = None
+    baseline_low: float | None = None
+    baseline_high: float | None = None
+    threshold: float | None = None
+    target: float | None = None
+    stretch: float | None = None
+    limit: float | None = None
+    achievement: float | None = None
+    points: float | None = None
+    watch: bool = False
+    adjustments: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        stored = asdict(self)
+        stored["status"] = self.status.value
+        return stored
+
+    @classmethod
+    def from_json(cls, stored: dict[str, Any]) -> ScorecardLine:
+        return cls(**{**stored, "status": LineStatus(stored["status"])})

@@ -309,11 +309,12 @@ async def scorecard_of(tenant: TenantID, period_id: UUID, employee_id: UUID) -> 
 async def lines_of(
     tenant: TenantID, scorecard_ids: Sequence[UUID]
 ) -> dict[UUID, list[ScorecardLine]]:
-    """The lines of many scorecards in one statement, in the indicator set's order later."""
+    """The lines of many scorecards in one statement, in the indicator set's order."""
     require_tenant(tenant)
     found: dict[UUID, list[ScorecardLine]] = {sid: [] for sid in scorecard_ids}
-    for line in await ScorecardLine.filter(scorecard_id__in=list(scorecard_ids)):
-        found[UUID(str(line.scorecard_id))].append(line)
+    rows = await Scorecard.filter(id__in=list(scorecard_ids)).values_list("id", "lines")
+    for scorecard_id, lines in rows:
+        found[UUID(str(scorecard_id))] = [ScorecardLine.from_json(line) for line in lines]
     return found
 
 

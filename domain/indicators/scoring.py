@@ -763,21 +763,12 @@ class _Run:
             tenant,
             period.id,
         )
-        # Lines go with their scorecards (ON DELETE CASCADE) only for people no longer scored;
-        # the others are replaced below.
         await tx.execute(
             "DELETE FROM scorecards WHERE tenant_id = $1 AND period_id = $2 "
             "AND NOT (employee_id = ANY($3::uuid[]))",
             tenant,
             period.id,
             list(self.cards),
-        )
-        await tx.execute(
-            "DELETE FROM scorecard_lines l USING scorecards s "
-            "WHERE l.tenant_id = $1 AND s.tenant_id = $1 AND s.period_id = $2 "
-            "AND l.scorecard_id = s.id",
-            tenant,
-            period.id,
         )
         async with tx.client.acquire_connection() as conn:
             await _copy(
@@ -812,33 +803,7 @@ class _Run:
                     for a in self.stored_adjustments
                 ),
             )  # fmt: skip
-            ids = await _upsert_scorecards(
-                conn, tenant, period.id, version, now, self.cards.values()
-            )
-            await _copy(
-                conn,
-                "scorecard_lines",
-                (
-                    "id", "tenant_id", "scorecard_id", "indicator", "category", "group",
-                    "status", "actual", "raw_actual", "n", "facts", "baseline", "baseline_kind",
-                    "baseline_n", "baseline_low", "baseline_high", "threshold", "target",
-                    "stretch", "limit", "achievement", "points", "weight", "effective_weight",
-                    "watch", "adjustments",
-                ),
-                (
-                    (
-                        uuid4(), tenant, ids[pid], line.indicator.code, line.indicator.category,
-                        line.indicator.group, line.status.value, line.actual, line.raw_actual,
-                        line.n, line.facts, line.baseline, line.baseline_kind, line.baseline_n,
-                        line.baseline_low, line.baseline_high, line.threshold, line.target,
-                        line.stretch, line.limit, line.achievement, line.points, line.weight,
-                        line.effective_weight, line.watch,
-                        _json([a.as_json() for a in line.adjustments]),
-                    )
-                    for pid, card in self.cards.items()
-                    for line in card.lines
-                ),
-            )  # fmt: skip
+            await _upsert_scorecards(conn, tenant, period.id, version, now, self.cards.values())
         period.computed_at = now
         await repo.save_period(tenant, period, ["computed_at"])
 
@@ -872,12 +837,48 @@ _CARD_COLUMNS = (
     "id", "tenant_id", "period_id", "employee_id", "level", "org_unit_id", "status",
     "indicator_total", "review_points", "review_responses", "blended_total", "adjustment",
     "total", "percentile", "scored_weight", "details", "indicator_set_version", "computed_at",
+    "lines",
 )  # fmt: skip
 _CARD_UPDATED = (
     "level", "org_unit_id", "status", "indicator_total", "review_points", "review_responses",
     "blended_total", "total", "percentile", "scored_weight", "details",
-    "indicator_set_version", "computed_at",
+    "indicator_set_version", "computed_at", "lines",
 )  # fmt: skip
+
+
+def _lines_json(lines: Sequence[Line]) -> str:
+    """The lines as stored in the card: the fields of ``ScorecardLine``, built directly
+    (``dataclasses.asdict`` deep-copies, which costs seconds over a tenant's lines)."""
+    return _json(
+        [
+            {
+                "indicator": line.indicator.code,
+                "category": line.indicator.category,
+                "group": line.indicator.group,
+                "status": line.status.value,
+                "n": line.n,
+                "facts": line.facts,
+                "weight": line.weight,
+                "effective_weight": line.effective_weight,
+                "actual": line.actual,
+                "raw_actual": line.raw_actual,
+                "baseline": line.baseline,
+                "baseline_kind": line.baseline_kind,
+                "baseline_n": line.baseline_n,
+                "baseline_low": line.baseline_low,
+                "baseline_high": line.baseline_high,
+                "threshold": line.threshold,
+                "target": line.target,
+                "stretch": line.stretch,
+                "limit": line.limit,
+                "achievement": line.achievement,
+                "points": line.points,
+                "watch": line.watch,
+                "adjustments": [a.as_json() for a in line.adjustments],
+            }
+            for line in lines
+        ]
+    )
 
 
 async def _upsert_scorecards(
@@ -887,8 +888,9 @@ async def _upsert_scorecards(
     version: int,
     now: datetime,
     cards: Iterable[Card],
-) -> dict[UUID, UUID]:
-    """Insert or refresh each person's scorecard (a manager's adjustment stays); ids by person."""
+) -> None:
+    """Insert or refresh each person's scorecard with its lines (a manager's adjustment
+    stays)."""
     stage = "stage_scorecards"
     await conn.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE scorecards INCLUDING DEFAULTS) "
@@ -901,20 +903,19 @@ async def _upsert_scorecards(
             card.person.org_unit_id, card.status.value, card.indicator_total, card.review_points,
             card.review_responses, card.blended_total, card.adjustment, card.total,
             card.percentile, card.scored_weight, _json(card.details), version, now,
+            _lines_json(card.lines),
         )
         for card in cards
     ]  # fmt: skip
     if not records:
-        return {}
+        return
     await conn.copy_records_to_table(stage, records=records, columns=list(_CARD_COLUMNS))
     names = ", ".join(_CARD_COLUMNS)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _CARD_UPDATED)
-    rows = await conn.fetch(
+    await conn.execute(
         f"INSERT INTO scorecards ({names}) SELECT {names} FROM {stage} "  # noqa: S608
-        f"ON CONFLICT (tenant_id, period_id, employee_id) DO UPDATE SET {updates} "
-        "RETURNING employee_id, id"
+        f"ON CONFLICT (tenant_id, period_id, employee_id) DO UPDATE SET {updates}"
     )
-    return {row["employee_id"]: row["id"] for row in rows}
 
 
 scoring_service = ScoringService()

@@ -68,8 +68,6 @@ def _line(indicator: str, status: LineStatus, **figures: Any) -> ScorecardLine:
         **figures,
     }
     return ScorecardLine(
-        id=uuid4(),
-        scorecard_id=uuid4(),
         indicator=indicator,
         category=definition.category,
         group=definition.group,

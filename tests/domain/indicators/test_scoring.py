@@ -20,6 +20,7 @@ from domain.indicators.models import (
     ScorecardStatus,
     TargetAdjustment,
 )
+from domain.indicators.repository import lines_of
 from domain.indicators.scoring import scoring_service
 from domain.indicators.service import FactInput, fact_service, indicator_sets, period_service
 from domain.people.models import Employee
@@ -69,7 +70,8 @@ async def _recompute(tenant: Tenant, period: Period) -> None:
 async def _lines(tenant: Tenant, period: Period, person: Employee) -> dict[str, ScorecardLine]:
     async with tenant_transaction(tenant_id(tenant)):
         card = await Scorecard.get(period_id=period.id, employee_id=person.id)
-        return {line.indicator: line for line in await ScorecardLine.filter(scorecard_id=card.id)}
+        found = await lines_of(tenant_id(tenant), [card.id])
+    return {line.indicator: line for line in found[card.id]}
 
 
 async def _card(tenant: Tenant, period: Period, person: Employee) -> Scorecard:
@@ -245,9 +247,8 @@ async def test_three_months_worse_than_baseline_is_only_a_watch() -> None:
 async def _snapshot(tenant: Tenant, period: Period) -> list[tuple[Any, ...]]:
     async with tenant_transaction(tenant_id(tenant)):
         cards = await Scorecard.filter(period_id=period.id).order_by("employee_id")
-        lines = await ScorecardLine.filter(scorecard_id__in=[c.id for c in cards]).order_by(
-            "scorecard_id", "indicator"
-        )
+        by_card = await lines_of(tenant_id(tenant), [c.id for c in cards])
+        lines = [line for card in cards for line in by_card[card.id]]
         baselines = await LevelBaseline.filter(period_id=period.id).order_by("indicator", "level")
     return (
         [(c.id, c.employee_id, c.total, c.percentile, c.details) for c in cards]
