@@ -46,6 +46,7 @@ format: install
 bench: install
 	$(BIN)/python -m bench.api --json
 	$(BIN)/python -m bench.records --json
+	$(BIN)/python -m bench.scoring --json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -107,12 +107,14 @@ async def build_demo(
     name: str | None = None,
     as_of: date | None = None,
     periods: bool = True,
+    facts: bool = True,
 ) -> DemoSummary:
     """Create tenant ``slug`` with ``employees`` people and their history up to ``as_of``
     (today by default). Raises ``ServiceError`` (DUPLICATE) when the slug is taken.
 
     ``periods=False`` writes the facts but no periods: for a benchmark that times the
-    computation of a period itself."""
+    computation of a period itself; ``facts=False`` writes records only (neither facts nor
+    periods)."""
     # facts.py builds on this module's generator, hence imported here, not at the top.
     from domain.demo.facts import demo_facts
 
@@ -145,9 +147,10 @@ async def build_demo(
         users = await _create_users(tenant, generator)
         generator.record_history()
         counts = await _write(tx, generator)
-        counts["facts"] = await copy_facts(tenant, demo_facts(generator))
-        if periods:
-            counts.update(await _score_periods(tx, generator))
+        if facts:
+            counts["facts"] = await copy_facts(tenant, demo_facts(generator))
+            if periods:
+                counts.update(await _score_periods(tx, generator))
     counts["users"] = len(users)
     return DemoSummary(
         tenant_id=tenant, slug=slug, template=template, counts=counts, logins=demo_logins(template)
