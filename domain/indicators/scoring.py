@@ -386,7 +386,10 @@ class _Run:
             stats = facts.window.get(person.employee_id)
             actual, n, _, _ = _actual(indicator, stats, stretched=False)
             window_facts += stats.facts if stats is not None else 0
-            if actual is not None and (n > 0 or indicator.aggregation in COUNTING):
+            # A peer counts towards the baseline with as many data points as a score needs:
+            # one delivery is an anecdote, not a level's pace.
+            enough = n >= max(1, indicator.min_n) or indicator.aggregation in COUNTING
+            if actual is not None and enough:
                 history.append((person.employee_id, actual * scale, n))
         values = [value for _, value, _ in history]
         overall = st.median(values) if values else None

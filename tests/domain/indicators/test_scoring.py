@@ -451,3 +451,34 @@ async def test_counts_alone_never_make_a_scorecard() -> None:
             None,
         )
     assert (await _lines(tenant, period, inventor))["tech_accumulation"].actual == 1.0
+
+
+async def test_peers_with_too_few_past_facts_do_not_set_the_baseline() -> None:
+    # given: one peer with 5 past deliveries at 4 days a point, one with a single one at 20
+    tenant = await create_tenant()
+    steady = await create_employee(tenant, level="mid")
+    anecdote = await create_employee(tenant, level="mid")
+    person = await create_employee(tenant, level="mid")
+    history = [{"value": 8.0, "denominator": 2.0, "at": BEFORE}] * 5
+    await _facts(tenant, steady, "requirement_delivered", history)
+    await _facts(
+        tenant,
+        anecdote,
+        "requirement_delivered",
+        [{"value": 20.0, "denominator": 1.0, "at": BEFORE}],
+    )
+    await _facts(tenant, person, "requirement_delivered", [{"value": 10.0, "denominator": 2.0}] * 5)
+    period = await _quarter(tenant)
+    # when
+    await _recompute(tenant, period)
+    # then: the baseline is the steady peer's 4 days, from one peer
+    line = (await _lines(tenant, period, person))["cycle_time"]
+    assert (line.baseline, line.baseline_n) == (4.0, 1)
+    # and a level with no such peer has no baseline: the line is not scored, not zero
+    principal = await create_employee(tenant, level="principal")
+    await _facts(
+        tenant, principal, "requirement_delivered", [{"value": 6.0, "denominator": 1.0}] * 5
+    )
+    await _recompute(tenant, period)
+    alone = (await _lines(tenant, period, principal))["cycle_time"]
+    assert (alone.status, alone.points, alone.raw_actual) == (LineStatus.NO_BASELINE, None, 6.0)
