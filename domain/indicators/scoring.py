@@ -670,7 +670,9 @@ class _Run:
 
     def _watch_run(self, rule: WatchRule, line: Line, series: dict[int, Stats]) -> None:
         reference = line.baseline
-        if reference is None:
+        # A month's count is not comparable with a period's baseline count, and a month
+        # without a patent says nothing: counts are never watched.
+        if reference is None or line.indicator.aggregation in COUNTING:
             return
         values = []
         for month in self.window.months[-rule.length :]:
