@@ -43,6 +43,17 @@ class RosterEntry:
     org_unit_id: UUID | None
 
 
+# Sorting a tenant's facts by person, kind and month spills to disk with the default 4 MB;
+# a recomputation is one batch per period, so its transaction may use more.
+BATCH_WORK_MEM = "64MB"
+
+
+async def batch_memory(tenant: TenantID) -> None:
+    """Give the rest of this transaction the sort memory of a batch job."""
+    tx = require_tenant(tenant)
+    await tx.execute("SELECT set_config('work_mem', $1, true)", BATCH_WORK_MEM)
+
+
 async def roster(tenant: TenantID) -> list[RosterEntry]:
     """People scored: on the records with a level, not archived, not gone."""
     tx = require_tenant(tenant)
@@ -95,33 +106,58 @@ class _Sums:
         self.within = self.within_s = self.at_least = 0
 
     def add(self, row: Any, limits: tuple[int, int, int]) -> None:
-        self.n += row["n"]
-        self.sum_v += row["sum_v"]
-        self.sum_d += row["sum_d"]
-        self.ratio += row["ratio"]
-        self.ratio_sq += row["ratio_sq"]
+        # Columns by position: employee, kind, month, n, sum_v, sum_d, ratio, ratio_sq, ...
+        self.n += row[3]
+        self.sum_v += row[4]
+        self.sum_d += row[5]
+        self.ratio += row[6]
+        self.ratio_sq += row[7]
         within, stretched, at_least = limits
-        self.within += row[within] if within else 0
-        self.within_s += row[stretched] if stretched else 0
-        self.at_least += row[at_least] if at_least else 0
+        if within:
+            self.within += row[within]
+            self.within_s += row[stretched]
+        if at_least:
+            self.at_least += row[at_least]
 
-    def stats(self, median: float | None) -> Stats:
-        n = self.n
-        variance = None
-        if n > 1:
-            # Sums of squares lose a little precision; a variance cannot be negative.
-            variance = max(0.0, (self.ratio_sq - self.ratio * self.ratio / n) / (n - 1))
-        return Stats(
-            facts=n,
-            sum_value=self.sum_v,
-            sum_denominator=self.sum_d,
-            mean_ratio=self.ratio / n if n else None,
-            var_ratio=variance,
-            median_ratio=median,
-            within=self.within,
-            within_stretched=self.within_s,
-            at_least=self.at_least,
-        )
+    def stats(self) -> Stats:
+        return _stats(self.n, self.sum_v, self.sum_d, self.ratio, self.ratio_sq,
+                      self.within, self.within_s, self.at_least)  # fmt: skip
+
+
+def _stats(
+    n: int,
+    sum_v: float,
+    sum_d: float,
+    ratio: float,
+    ratio_sq: float,
+    within: int,
+    within_s: int,
+    at_least: int,
+) -> Stats:
+    variance = None
+    if n > 1:
+        # Sums of squares lose a little precision; a variance cannot be negative.
+        variance = max(0.0, (ratio_sq - ratio * ratio / n) / (n - 1))
+    return Stats(
+        facts=n,
+        sum_value=sum_v,
+        sum_denominator=sum_d,
+        mean_ratio=ratio / n if n else None,
+        var_ratio=variance,
+        median_ratio=None,
+        within=within,
+        within_stretched=within_s,
+        at_least=at_least,
+    )
+
+
+def _month(row: Any, limits: tuple[int, int, int]) -> Stats:
+    within, stretched, at_least = limits
+    return _stats(
+        row[3], row[4], row[5], row[6], row[7],
+        row[within] if within else 0, row[stretched] if stretched else 0,
+        row[at_least] if at_least else 0,
+    )  # fmt: skip
 
 
 async def indicator_facts(
@@ -178,20 +214,22 @@ async def _read_family(
         if indicator.limit is None:
             limit_columns[indicator.code] = (0, 0, 0)
             continue
-        stretched = (
-            reading.stretched_limit if reading.stretched_limit is not None else indicator.limit
-        )
-        args += [indicator.fact_kind, indicator.limit, stretched]
-        at_kind, at_limit, at_wide = len(args) - 2, len(args) - 1, len(args)
         base = len(columns) + 8  # after employee, kind, month and five sums
-        columns += [
-            f"(count(*) FILTER (WHERE kind = ${at_kind} AND value <= ${at_limit}))::int",
-            f"(count(*) FILTER (WHERE kind = ${at_kind} AND value <= ${at_wide}))::int",
-            f"(count(*) FILTER (WHERE kind = ${at_kind} AND value >= ${at_limit}))::int",
-        ]
-        limit_columns[indicator.code] = (
-            (base, base + 1, 0) if indicator.aggregation == "share_within" else (0, 0, base + 2)
-        )
+        args += [indicator.fact_kind, indicator.limit]
+        at_kind, at_limit = len(args) - 1, len(args)
+        if indicator.aggregation == "share_within":
+            stretched = reading.stretched_limit
+            args.append(stretched if stretched is not None else indicator.limit)
+            columns += [
+                f"(count(*) FILTER (WHERE kind = ${at_kind} AND value <= ${at_limit}))::int",
+                f"(count(*) FILTER (WHERE kind = ${at_kind} AND value <= ${len(args)}))::int",
+            ]
+            limit_columns[indicator.code] = (base, base + 1, 0)
+        else:  # count_at_least
+            columns.append(
+                f"(count(*) FILTER (WHERE kind = ${at_kind} AND value >= ${at_limit}))::int"
+            )
+            limit_columns[indicator.code] = (0, 0, base)
     month = (
         "(extract(year FROM occurred_at AT TIME ZONE 'UTC')::int * 12 "
         "+ extract(month FROM occurred_at AT TIME ZONE 'UTC')::int)"
@@ -211,7 +249,7 @@ async def _read_family(
     first_period_month = period_start.year * 12 + period_start.month
     by_kind: dict[str, list[Any]] = {}
     for row in rows:
-        by_kind.setdefault(row["kind"], []).append(row)
+        by_kind.setdefault(row[1], []).append(row)
     found: dict[str, IndicatorFacts] = {}
     for reading in readings:
         code = reading.indicator.code
@@ -220,19 +258,20 @@ async def _read_family(
         window: dict[UUID, _Sums] = {}
         months: dict[UUID, dict[int, Stats]] = {}
         for row in by_kind.get(reading.indicator.fact_kind, ()):
-            person, bucket = row["employee_id"], row["month"]
+            person, bucket = row[0], row[2]
             target = period if bucket >= first_period_month else window
             sums = target.get(person)
             if sums is None:
                 sums = target[person] = _Sums()
             sums.add(row, limits)
             if bucket:
-                single = _Sums()
-                single.add(row, limits)
-                months.setdefault(person, {})[bucket] = single.stats(None)
+                series = months.get(person)
+                if series is None:
+                    series = months[person] = {}
+                series[bucket] = _month(row, limits)
         found[code] = IndicatorFacts(
-            period={person: sums.stats(None) for person, sums in period.items()},
-            window={person: sums.stats(None) for person, sums in window.items()},
+            period={person: sums.stats() for person, sums in period.items()},
+            window={person: sums.stats() for person, sums in window.items()},
             months=months,
         )
     return found

@@ -190,6 +190,7 @@ class ScoringService:
         definition = (await indicator_sets.version(tenant, period.indicator_set_version)).definition
         pack = await pack_of(tenant)
         run = _Run(tenant, period, definition, blend=pack.scorecard.blend)
+        await agg.batch_memory(tenant)
         await run.gather()
         run.score()
         await run.store()
