@@ -39,6 +39,7 @@ from domain.indicators.adjustments import scorecard_adjustments, scorecard_not_f
 from domain.indicators.explanations import (
     CATEGORY_NAMES,
     Explanation,
+    PeriodRange,
     explain_line,
     explain_scorecard,
 )
@@ -660,6 +661,7 @@ class ScorecardLineType:
     definition: strawberry.Private[IndicatorDefinition | None]
     period: strawberry.Private[Period]
     fact_kind: strawberry.Private[FactKind | None]
+    employee_uuid: strawberry.Private[UUID]
 
     @classmethod
     def from_model(
@@ -668,6 +670,7 @@ class ScorecardLineType:
         definition: IndicatorDefinition | None,
         period: Period,
         fact_kind: FactKind | None,
+        employee_id: UUID,
     ) -> ScorecardLineType:
         name = (
             definition.name if definition is not None else Text(en=row.indicator, zh=row.indicator)
@@ -701,6 +704,7 @@ class ScorecardLineType:
             definition=definition,
             period=period,
             fact_kind=fact_kind,
+            employee_uuid=employee_id,
         )
 
     @field(description="Which facts, baseline, target and rules made this line, in en and zh.")
@@ -708,6 +712,35 @@ class ScorecardLineType:
         return ExplanationType.of(
             explain_line(self.row, self.definition, self.period, self.fact_kind)
         )
+
+    @field(
+        description="The facts this line was computed from: the person's current facts of "
+        "its kind in the period. One statement per line: ask for it on one scorecard."
+    )
+    async def facts_used(
+        self, info: Info, first: int = PAGE_SIZE, after: str | None = None
+    ) -> relay.Connection[FactType]:
+        if self.definition is None:
+            return to_connection(EMPTY_PAGE, FactType.from_model)
+        context = info.context
+        span = PeriodRange.of(self.period)
+        visibility = await context.visibility(FACTS_OPERATION)
+        kind = self.definition.fact_kind
+        page = await paginated(
+            lambda: indicator_repo.list_facts(
+                context.tenant_id,
+                first=first,
+                after=after,
+                employee_ids=[self.employee_uuid],
+                kind=kind,
+                occurred_from=span.starts,
+                occurred_before=span.before,
+                include_superseded=False,
+                visible_unit_ids=visibility.unit_ids,
+                visible_employee_ids=visibility.employee_ids,
+            )
+        )
+        return to_connection(page, FactType.from_model)
 
 
 @strawberry.type(name="CategoryPoints", description="Points a category adds to the total.")
@@ -870,7 +903,11 @@ class ScorecardType(relay.Node):
         ):
             indicator = definition.indicator(row.indicator)
             kind = pack.fact_kind(indicator.fact_kind) if indicator is not None else None
-            lines.append(ScorecardLineType.from_model(row, indicator, period, kind))
+            lines.append(
+                ScorecardLineType.from_model(
+                    row, indicator, period, kind, UUID(str(self.row.employee_id))
+                )
+            )
         return lines
 
     @field(description="How the total came about, in en and zh, with its figures.")

@@ -1289,3 +1289,33 @@ async def test_a_page_of_facts_costs_the_same_statements_for_any_size(
         node_uuid(e["node"]["employeeId"])
         for e in (await gql(FACTS, {"first": 100}, token=boss)).ok()["facts"]["edges"]
     }
+
+
+FACTS_USED = """
+query($period: ID!, $employee: ID!) { scorecard(periodId: $period, employeeId: $employee) {
+  lines { indicator facts factsUsed(first: 20) { edges { node { kind value occurredAt } } } }
+} }
+"""
+
+
+async def test_a_line_links_to_the_facts_it_was_computed_from(
+    gql: GraphQLClient, runtime: AppRuntime
+) -> None:
+    world = await _world(gql, runtime)
+    ada = world.token(runtime, world.ada_user)
+    # a fact of the same kind outside the period is not among them
+    await record_facts(
+        world.tenant,
+        world.ada,
+        "due_item",
+        [{"value": 0.0, "denominator": 1.0, "at": datetime(2026, 5, 4, tzinfo=UTC)}],
+    )
+    variables = {"period": world.period_id, "employee": _eid(world.ada)}
+    card = (await gql(FACTS_USED, variables, token=ada)).ok()["scorecard"]
+    lines = {line["indicator"]: line for line in card["lines"]}
+    on_time = lines["on_time_delivery"]
+    used = [edge["node"] for edge in on_time["factsUsed"]["edges"]]
+    assert len(used) == on_time["facts"] == 10
+    assert {fact["kind"] for fact in used} == {"due_item"}
+    assert sorted(fact["value"] for fact in used) == [0.0] + [1.0] * 9
+    assert lines["cycle_time"]["factsUsed"]["edges"] == []
