@@ -13,6 +13,7 @@ the same figures.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -175,8 +176,12 @@ def _actual(
     return float(stats.at_least), stats.facts, 0.0, 0.0  # count_at_least
 
 
-def _worse(value: float, reference: float, direction: str) -> bool:
-    return value < reference if direction == "higher" else value > reference
+@functools.lru_cache(maxsize=4096)
+def _curve(
+    threshold: float, target: float, stretch: float, direction: st.Direction
+) -> st.PointsCurve:
+    # Fixed targets give every person the same curve: checked once, not once per line.
+    return st.PointsCurve(threshold, target, stretch, direction)
 
 
 # --- the engine ------------------------------------------------------------------------------
@@ -530,7 +535,7 @@ class _Run:
                 self._sustained_quality(rule, line, person, facts)
         if self.watch is not None:
             self._watch_run(self.watch, line, facts.months.get(pid, {}))
-        curve = st.PointsCurve(line.threshold, line.target, line.stretch, indicator.direction)
+        curve = _curve(line.threshold, line.target, line.stretch, indicator.direction)
         line.achievement = curve.achievement_of(line.actual)
         line.points = curve.points(line.actual)
         return line
@@ -918,9 +923,15 @@ async def _upsert_scorecards(
     await conn.copy_records_to_table(stage, records=records, columns=list(_CARD_COLUMNS))
     names = ", ".join(_CARD_COLUMNS)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _CARD_UPDATED)
+    # A card whose figures did not change is left alone (its computed_at included): most
+    # recomputations follow a few new facts, and rewriting every row would only bloat it.
+    compared = [c for c in _CARD_UPDATED if c != "computed_at"]
+    old = ", ".join(f"scorecards.{c}" for c in compared)
+    new = ", ".join(f"EXCLUDED.{c}" for c in compared)
     await conn.execute(
         f"INSERT INTO scorecards ({names}) SELECT {names} FROM {stage} "  # noqa: S608
-        f"ON CONFLICT (tenant_id, period_id, employee_id) DO UPDATE SET {updates}"
+        f"ON CONFLICT (tenant_id, period_id, employee_id) DO UPDATE SET {updates} "
+        f"WHERE ({old}) IS DISTINCT FROM ({new})"
     )
 
 
