@@ -500,12 +500,14 @@ class _Run:
         if spike is not None:
             line.adjustments.append(spike)
         # The baseline the target is relative to, with its n and interval.
-        if indicator.target.baseline == "person" and indicator.target.policy == "baseline":
-            line.baseline, line.baseline_kind = self._person_baseline(
-                indicator, facts, pid, person_prior, level_baseline
-            )
-            window_stats = facts.window.get(pid)
-            line.baseline_n = window_stats.facts if window_stats is not None else 0
+        own = (
+            self._person_baseline(indicator, facts, pid, person_prior)
+            if indicator.target.baseline == "person" and indicator.target.policy == "baseline"
+            else None
+        )
+        if own is not None:
+            line.baseline, line.baseline_n, line.baseline_low, line.baseline_high = own
+            line.baseline_kind = "person"
         else:
             line.baseline, line.baseline_kind, line.baseline_n = level_baseline, "level", peers
             if interval is not None:
@@ -541,25 +543,24 @@ class _Run:
         return line
 
     def _person_baseline(
-        self,
-        indicator: IndicatorDefinition,
-        facts: IndicatorFacts,
-        pid: UUID,
-        prior: Any,
-        level_baseline: float | None,
-    ) -> tuple[float | None, str]:
+        self, indicator: IndicatorDefinition, facts: IndicatorFacts, pid: UUID, prior: Any
+    ) -> tuple[float, int, float | None, float | None] | None:
+        """The person's own history shrunk toward the level: (value, n, low, high), or None
+        without history (the level's baseline stands in)."""
         stats = facts.window.get(pid)
         actual, n, x, trials = _actual(indicator, stats, stretched=False)
-        if actual is None or n == 0:
-            return level_baseline, "level"
+        if actual is None or n == 0 or stats is None:
+            return None
         if isinstance(prior, st.BetaPrior) and trials > 0:
-            return st.shrink_rate(x, trials, prior), "person"
-        if isinstance(prior, tuple) and stats is not None:
+            low, high = st.beta_interval(x, trials, prior)
+            return st.shrink_rate(x, trials, prior), stats.facts, low, high
+        if isinstance(prior, tuple):
             group_mean, between, pooled = prior
-            return st.shrink_mean(actual, n, pooled, group_mean, between).estimate, "person"
+            shrunk = st.shrink_mean(actual, n, pooled, group_mean, between)
+            return shrunk.estimate, stats.facts, shrunk.low, shrunk.high
         if indicator.aggregation in COUNTING:
             actual *= self.window.period_fraction
-        return actual, "person"
+        return actual, stats.facts, None, None
 
     def _shrunk(
         self,

@@ -430,6 +430,9 @@ async def test_a_person_baseline_shrinks_their_own_history_toward_the_level() ->
     assert line.baseline_n == 6
     assert line.baseline is not None
     assert 4.0 < line.baseline < 6.0
+    assert line.baseline_low is not None
+    assert line.baseline_high is not None
+    assert line.baseline_low < line.baseline < line.baseline_high
     assert line.target == pytest.approx(line.baseline)
 
 
