@@ -641,7 +641,9 @@ class ScorecardLineType:
     n: int = strawberry.field(description="Data points behind the actual.")
     facts: int = strawberry.field(description="Facts of the period behind the actual.")
     baseline: float | None
-    baseline_kind: str | None = strawberry.field(description="level or person")
+    baseline_kind: str | None = strawberry.field(
+        description="level, person or band (the starting pre-test band)"
+    )
     baseline_n: int | None
     baseline_low: float | None
     baseline_high: float | None

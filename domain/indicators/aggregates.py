@@ -321,6 +321,58 @@ async def _read_medians(
 
 
 @dataclass(frozen=True)
+class BandHistory:
+    """Normalised gains by pre-test band: the tenant's median gain per band over the window
+    (with its number of classes), and each person's classes per band in the period."""
+
+    medians: dict[int, tuple[float, int]]
+    classes: dict[UUID, dict[int, int]]
+
+
+async def band_history(
+    tenant: TenantID,
+    indicator: IndicatorDefinition,
+    *,
+    window_start: datetime,
+    period_start: datetime,
+    period_end: datetime,
+) -> BandHistory:
+    """Two small statements over one kind of fact; bands are ``width_bucket`` numbers."""
+    tx = require_tenant(tenant)
+    pre = "(attributes->>'pre')::float8"
+    band = f"width_bucket({pre}, $5::float8[])"
+    cuts = list(indicator.target.bands)
+    window = await tx.fetch(
+        f"SELECT {band} AS band, "  # noqa: S608 - built from constants
+        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {_ratio(indicator)}) AS median, "
+        "count(*)::int AS n FROM facts WHERE tenant_id = $1 AND kind = $2 "
+        "AND superseded_at IS NULL AND occurred_at >= $3 AND occurred_at < $4 GROUP BY 1",
+        tenant,
+        indicator.fact_kind,
+        window_start,
+        period_start,
+        cuts,
+    )
+    period = await tx.fetch(
+        f"SELECT employee_id, {band} AS band, count(*)::int AS n "  # noqa: S608 - constants
+        "FROM facts WHERE tenant_id = $1 AND kind = $2 AND superseded_at IS NULL "
+        "AND occurred_at >= $3 AND occurred_at < $4 GROUP BY 1, 2",
+        tenant,
+        indicator.fact_kind,
+        period_start,
+        period_end,
+        cuts,
+    )
+    classes: dict[UUID, dict[int, int]] = {}
+    for row in period:
+        classes.setdefault(row["employee_id"], {})[row["band"]] = row["n"]
+    return BandHistory(
+        medians={row["band"]: (float(row["median"]), row["n"]) for row in window},
+        classes=classes,
+    )
+
+
+@dataclass(frozen=True)
 class Volumes:
     """Facts of one kind per org unit in the period and in the window, and how much of the
     window has any such facts at all (a young tenant's window starts at its first fact)."""

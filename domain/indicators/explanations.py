@@ -61,6 +61,11 @@ class Explanation:
 
 # Units said as a bare number, and the Chinese of the time units that limits are given in.
 UNITLESS = frozenset({"", "count"})
+BASELINE_KINDS: dict[str, tuple[str, str]] = {
+    "level": ("level", "职级"),
+    "person": ("own", "个人"),
+    "band": ("starting-band", "起点分段"),
+}
 UNITS_ZH = {"hours": "小时", "days": "天", "minutes": "分钟"}
 
 
@@ -261,14 +266,14 @@ def _unscored_sentences(
             f"{name.zh}：{days_zh} 仅有 {line.n} 个数据点{need_zh}，"
             f"因此显示“数据不足”而非分数；{moved_zh}。",
         )
-    own = line.baseline_kind == "person"
+    kind_en, kind_zh = BASELINE_KINDS.get(line.baseline_kind or "level", BASELINE_KINDS["level"])
     known = line.actual is not None
     actual = f"{_figure(line.actual, unit)} from {line.n} data points, but " if known else ""
     actual_zh = f"实际值 {_figure(line.actual, unit)}（{line.n} 个数据点），但" if known else ""
     return (
-        f"{name.en}: {actual}there is no {'own' if own else 'level'} baseline to set its target "
+        f"{name.en}: {actual}there is no {kind_en} baseline to set its target "
         f"against yet (no history in the 12 months before the period); {moved_en}.",
-        f"{name.zh}：{actual_zh}尚无{'个人' if own else '职级'}基线可据以设定目标"
+        f"{name.zh}：{actual_zh}尚无{kind_zh}基线可据以设定目标"
         f"（本期之前 12 个月没有历史数据）；{moved_zh}。",
     )
 
@@ -282,6 +287,14 @@ def _baseline_phrases(line: ScorecardLine, unit: str) -> tuple[str, str]:
             f"own baseline {value} (from {line.baseline_n or 0} facts of the 12 months before, "
             "shrunk toward the level)",
             f"个人基线 {value}（前 12 个月的 {line.baseline_n or 0} 条记录，向职级收缩）",
+        )
+    if line.baseline_kind == "band":
+        return (
+            f"starting-band baseline {value} (median gain of {line.baseline_n or 0} of the "
+            "tenant's classes that started in the same pre-test bands over the 12 months "
+            "before)",
+            f"起点分段基线 {value}（前 12 个月本单位起点处于同一前测分段的 "
+            f"{line.baseline_n or 0} 个班级的增益中位数）",
         )
     interval_en = interval_zh = ""
     if line.baseline_low is not None and line.baseline_high is not None:

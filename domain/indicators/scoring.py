@@ -176,6 +176,22 @@ def _actual(
     return float(stats.at_least), stats.facts, 0.0, 0.0  # count_at_least
 
 
+def _band_baseline(history: agg.BandHistory, pid: UUID) -> tuple[float | None, int]:
+    """The median gain of the tenant's past classes in the bands this person's classes start
+    in, weighted by how many of their classes start in each; with the classes behind it."""
+    weighted = 0.0
+    classes = 0
+    behind = 0
+    for band, count in history.classes.get(pid, {}).items():
+        known = history.medians.get(band)
+        if known is None:
+            continue  # no past class started there: those classes set no target
+        weighted += known[0] * count
+        classes += count
+        behind += known[1]
+    return (weighted / classes if classes else None), behind
+
+
 @functools.lru_cache(maxsize=4096)
 def _curve(
     threshold: float, target: float, stretch: float, direction: st.Direction
@@ -249,6 +265,7 @@ class _Run:
         self.facts: dict[str, IndicatorFacts] = {}
         self.stretched_units: dict[str, dict[UUID, Adjustment]] = defaultdict(dict)
         self.reviews: dict[UUID, tuple[float, int]] = {}
+        self.bands: dict[str, agg.BandHistory] = {}
         self.manager_adjustments: dict[UUID, float] = {}
         self.cards: dict[UUID, Card] = {}
         self.baselines: list[dict[str, Any]] = []
@@ -290,6 +307,15 @@ class _Run:
         for facts in self.facts.values():
             self.facts_read += sum(s.facts for s in facts.period.values())
             self.facts_read += sum(s.facts for s in facts.window.values())
+        for indicator in self.definition.indicators:
+            if indicator.target.policy == "baseline" and indicator.target.baseline == "band":
+                self.bands[indicator.code] = await agg.band_history(
+                    tenant,
+                    indicator,
+                    window_start=w.window_start,
+                    period_start=w.period_start,
+                    period_end=w.period_end,
+                )
         if self.blend is not None:
             self.reviews = await agg.review_ratings(
                 tenant, self.blend.sources, period_start=w.period_start, period_end=w.period_end
@@ -505,9 +531,13 @@ class _Run:
             if indicator.target.baseline == "person" and indicator.target.policy == "baseline"
             else None
         )
+        banded = self.bands.get(indicator.code)
         if own is not None:
             line.baseline, line.baseline_n, line.baseline_low, line.baseline_high = own
             line.baseline_kind = "person"
+        elif banded is not None:
+            line.baseline, line.baseline_n = _band_baseline(banded, pid)
+            line.baseline_kind = "band"
         else:
             line.baseline, line.baseline_kind, line.baseline_n = level_baseline, "level", peers
             if interval is not None:

@@ -62,13 +62,16 @@ class TargetPolicy(BaseModel):
     """Where an indicator's threshold, target and stretch come from.
 
     ``fixed``: the three figures are in the indicator's unit. ``baseline``: they multiply a
-    baseline (the person's level, or the person's own shrunk history).
+    baseline: the person's level, the person's own shrunk history, or (for normalised gains)
+    the tenant's median gain of classes that started in the same pre-test band, since the
+    same gain is a different feat from 40 than from 80 (``bands`` are the cut points).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     policy: Literal["fixed", "baseline"]
-    baseline: Literal["level", "person"] = "level"
+    baseline: Literal["level", "person", "band"] = "level"
+    bands: tuple[float, ...] = ()
     threshold: float
     target: float
     stretch: float
@@ -112,7 +115,27 @@ class IndicatorDefinition(BaseModel):
                 f"normalised_gain, not {self.aggregation}"
             )
         _check_curve(self.code, self.direction, self.target)
+        _check_bands(self)
         return self
+
+
+def _check_bands(indicator: IndicatorDefinition) -> None:
+    policy = indicator.target
+    if policy.baseline != "band":
+        if policy.bands:
+            raise ValueError(f'indicator {indicator.code}: bands are for baseline = "band"')
+        return
+    if policy.policy != "baseline" or indicator.aggregation != "normalised_gain":
+        raise ValueError(
+            f"indicator {indicator.code}: a band baseline is for baseline-relative targets "
+            "of normalised_gain indicators"
+        )
+    cuts = list(policy.bands)
+    if not cuts or cuts != sorted(set(cuts)) or not all(0 < cut < 100 for cut in cuts):
+        raise ValueError(
+            f"indicator {indicator.code}: bands must be increasing pre-test cut points "
+            f"between 0 and 100 (got {cuts})"
+        )
 
 
 def _check_curve(code: str, direction: Direction, policy: TargetPolicy) -> None:

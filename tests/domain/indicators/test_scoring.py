@@ -364,9 +364,9 @@ async def test_normalised_gain_is_averaged_over_classes_through_sql() -> None:
     # then
     line = (await _lines(tenant, period, teacher))["score_gain"]
     assert line.n == 2
-    gain = (4 / 60 + 8 / 20) / 2  # 0.2333: between threshold 0.2 and target 0.3
-    assert line.actual == pytest.approx(gain)
-    assert line.points == pytest.approx(80 + 20 * (gain - 0.2) / 0.1)
+    assert line.actual == pytest.approx((4 / 60 + 8 / 20) / 2)
+    # no past classes yet to set a starting-band target against: not scored, not zero
+    assert (line.status, line.baseline_kind, line.points) == (LineStatus.NO_BASELINE, "band", None)
 
 
 async def test_the_school_pack_blends_review_ratings_from_three_responses_up() -> None:
@@ -485,3 +485,49 @@ async def test_peers_with_too_few_past_facts_do_not_set_the_baseline() -> None:
     await _recompute(tenant, period)
     alone = (await _lines(tenant, period, principal))["cycle_time"]
     assert (alone.status, alone.points, alone.raw_actual) == (LineStatus.NO_BASELINE, None, 6.0)
+
+
+async def test_score_gain_targets_follow_the_starting_band_of_each_class() -> None:
+    # given: the school's past classes gained 0.1-0.3 from below 50 and 0.4-0.6 from 70 up
+    tenant = await create_tenant(template="school_teaching")
+    veteran = await create_employee(tenant, level="senior")
+    past = datetime(2026, 3, 10, tzinfo=UTC)
+
+    def classes(pre: float, gains: list[float], at: datetime) -> list[dict[str, Any]]:
+        return [
+            {"value": pre + gain * (100 - pre), "attributes": {"pre": pre}, "at": at}
+            for gain in gains
+        ]
+
+    await _facts(
+        tenant,
+        veteran,
+        "class_test",
+        classes(40, [0.1, 0.2, 0.3], past) + classes(80, [0.4, 0.5, 0.6], past),
+    )
+    # and this term one teacher starts two classes from 40, another one from 40 and one from 80
+    low = await create_employee(tenant, level="senior")
+    mixed = await create_employee(tenant, level="senior")
+    now = datetime(2026, 10, 10, tzinfo=UTC)
+    await _facts(tenant, low, "class_test", classes(40, [0.25, 0.25], now))
+    await _facts(tenant, mixed, "class_test", classes(40, [0.25], now) + classes(80, [0.25], now))
+    async with tenant_transaction(tenant_id(tenant)):
+        period = await period_service.create(
+            tenant_id(tenant),
+            code="2026-T1",
+            kind="term",
+            starts_on=date(2026, 9, 1),
+            ends_on=date(2027, 1, 31),
+        )
+    # when
+    await _recompute(tenant, period)
+    # then: the same gain of 0.25 meets the first teacher's target and not the second's
+    first = (await _lines(tenant, period, low))["score_gain"]
+    second = (await _lines(tenant, period, mixed))["score_gain"]
+    assert (first.baseline_kind, first.baseline, first.baseline_n) == ("band", 0.2, 3)
+    assert (second.baseline_kind, second.baseline_n) == ("band", 6)
+    assert second.baseline == pytest.approx((0.2 + 0.5) / 2)
+    assert first.target == pytest.approx(0.2)
+    assert first.points is not None
+    assert second.points is not None
+    assert first.points > 100 > second.points

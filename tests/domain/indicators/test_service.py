@@ -55,12 +55,12 @@ async def test_a_tenant_starts_with_its_pack_and_edits_make_new_versions() -> No
             "growth_percentile",
         ]
         edited = first.definition.model_dump(mode="json")
-        edited["indicators"][0]["target"]["target"] = 0.35
+        edited["indicators"][0]["target"]["target"] = 1.1
         saved = await indicator_sets.save(tid, base_version=1, definition=edited, note="higher bar")
         assert saved.version == 2
         current = await indicator_sets.current(tid)
-        assert current.definition.indicators[0].target.target == 0.35
-        assert (await indicator_sets.version(tid, 1)).definition.indicators[0].target.target == 0.3
+        assert current.definition.indicators[0].target.target == 1.1
+        assert (await indicator_sets.version(tid, 1)).definition.indicators[0].target.target == 1.0
         entries = await AuditEntry.filter(entity_type="indicator_set", entity_id=saved.id)
         assert [e.action for e in entries] == ["create"]
 

@@ -93,3 +93,33 @@ def test_a_bad_pack_is_refused_naming_the_problem(
 def test_the_file_name_must_match_the_pack_code(tmp_path: Path) -> None:
     with pytest.raises(PackError, match="must match the file name"):
         load_pack(_write(tmp_path / "other.toml", _enterprise()))
+
+
+def _school() -> dict[str, Any]:
+    with (PACKS_DIR / "school_teaching.toml").open("rb") as handle:
+        return tomllib.load(handle)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda d: d["indicators"][0]["target"].update(bands=[70, 50]),
+            "bands must be increasing pre-test cut points between 0 and 100",
+        ),
+        (
+            lambda d: d["indicators"][3]["target"].update(baseline="band", bands=[50]),
+            "a band baseline is for baseline-relative targets of normalised_gain indicators",
+        ),
+        (
+            lambda d: d["indicators"][0]["target"].update(baseline="level"),
+            'bands are for baseline = "band"',
+        ),
+    ],
+)
+def test_starting_bands_are_checked(tmp_path: Path, change: Any, message: str) -> None:
+    document = _school()
+    change(document)
+    with pytest.raises(PackError) as caught:
+        load_pack(_write(tmp_path / "school_teaching.toml", document))
+    assert message in str(caught.value)
