@@ -55,8 +55,12 @@ class JobContext:
             )
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[TenantTransaction]:
-        async with tenant_transaction(self.tenant_id) as tx:
+    async def transaction(
+        self, *, statement_timeout_ms: int = 5000
+    ) -> AsyncIterator[TenantTransaction]:
+        async with tenant_transaction(
+            self.tenant_id, statement_timeout_ms=statement_timeout_ms
+        ) as tx:
             yield tx
 
 

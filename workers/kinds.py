@@ -21,6 +21,9 @@ async def purge_sessions(context: JobContext) -> None:
     context.counts["deleted"] = deleted
 
 
+SCORING_STATEMENT_TIMEOUT_MS = 10 * 60 * 1000
+
+
 async def recompute_scorecards(context: JobContext) -> None:
     """Recompute one period's scorecards in one transaction (all or nothing).
 
@@ -28,7 +31,9 @@ async def recompute_scorecards(context: JobContext) -> None:
     says it skipped the period.
     """
     period_id = UUID(str(context.payload["period_id"]))
-    async with context.transaction():
+    # A batch over a whole tenant's facts: the interactive per-statement limit is too short
+    # for a large tenant's aggregates.
+    async with context.transaction(statement_timeout_ms=SCORING_STATEMENT_TIMEOUT_MS):
         period = await period_service.get(context.tenant_id, period_id)
         if period.status == PeriodStatus.CLOSED:
             context.counts["skipped"] = 1
