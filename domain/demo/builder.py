@@ -21,6 +21,7 @@ turn), and the current one is computed and left open.
 
 from __future__ import annotations
 
+import abc
 import functools
 import math
 import random
@@ -323,8 +324,11 @@ def _allocate(total: int, weights: Sequence[float], minimum: int) -> list[int]:
     return [minimum + share for share in shares]
 
 
-class Generator:
-    """What both demos share: units, names, contact details, skills, appraisals, feedback."""
+class Generator(abc.ABC):
+    """What both demos share: units, names, contact details, skills, appraisals, feedback.
+
+    Each industry's subclass provides the steps marked abstract below.
+    """
 
     # level code -> rank, and the weights levels are drawn with
     LEVELS: ClassVar[tuple[tuple[str, int], ...]]
@@ -382,21 +386,25 @@ class Generator:
 
     # --- to be provided per industry -------------------------------------------------------
 
+    @abc.abstractmethod
     def organise(self) -> None:
         """Units and people, managers and who reviews whom, the linked demo people."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def record_engagements(self, person: Person) -> None:
-        raise NotImplementedError
+        """The person's projects or classes over the history, with their outcome figures."""
 
+    @abc.abstractmethod
     def appraisal_periods(self) -> list[tuple[str, date, date]]:
-        raise NotImplementedError
+        """The industry's appraisal periods over the history: (name, first day, last day)."""
 
+    @abc.abstractmethod
     def record_feedback(self, person: Person) -> None:
-        raise NotImplementedError
+        """Feedback on the person from the sources the industry has."""
 
+    @abc.abstractmethod
     def pick_skills(self, person: Person) -> list[str]:
-        raise NotImplementedError
+        """Names of the catalogue skills the person holds."""
 
     # --- shared steps ------------------------------------------------------------------------
 

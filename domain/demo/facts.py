@@ -43,6 +43,7 @@ and begin by ``as_of``.
 
 from __future__ import annotations
 
+import abc
 import math
 import random
 from bisect import bisect_left, bisect_right
@@ -207,8 +208,9 @@ class Clock:
 # --- shared machinery -----------------------------------------------------------------------
 
 
-class FactPlan:
-    """What both demos share: a generator per person, keys, rows, windows."""
+class FactPlan(abc.ABC):
+    """What both demos share: a generator per person, keys, rows, windows. Each industry's
+    subclass says which facts one person produces."""
 
     # The fact kinds a plan writes: exactly the pack's, or the plan refuses to run.
     KINDS: ClassVar[tuple[str, ...]]
@@ -233,8 +235,9 @@ class FactPlan:
             rng = random.Random(f"{self.seed}:{index}")  # noqa: S311 - demo data, not secrets
             yield from self.person_facts(person, rng)
 
+    @abc.abstractmethod
     def person_facts(self, person: Person, rng: random.Random) -> Iterator[FactRow]:
-        raise NotImplementedError
+        """Every fact about ``person`` over their time in the history, drawn from ``rng``."""
 
     def serial(self, what: str) -> int:
         """The next number of ``what``: facts about one thing share it in their keys."""
