@@ -29,7 +29,7 @@ from domain.indicators import repository as repo
 from domain.indicators import statistics as st
 from domain.indicators.aggregates import IndicatorFacts, RosterEntry, Stats
 from domain.indicators.models import LineStatus, Period, ScorecardStatus
-from domain.indicators.service import indicator_sets, period_service, require_open
+from domain.indicators.service import indicator_sets, period_not_found, require_open
 from domain.templates.indicators import (
     AVERAGES,
     COUNTING,
@@ -205,8 +205,14 @@ def _curve(
 
 class ScoringService:
     async def recompute(self, tenant: TenantID, period_id: UUID) -> RecomputeSummary:
-        """Recompute an open period's baselines, adjustments and scorecards."""
-        period = await period_service.get(tenant, period_id)
+        """Recompute an open period's baselines, adjustments and scorecards.
+
+        The period's row is locked first: a job, a close and an on-demand recomputation of
+        the same period run one after the other, never replacing each other's rows at once.
+        """
+        period = await repo.get_period(tenant, period_id, for_update=True)
+        if period is None:
+            raise period_not_found()
         require_open(period)
         definition = (await indicator_sets.version(tenant, period.indicator_set_version)).definition
         pack = await pack_of(tenant)
