@@ -4,6 +4,7 @@ periods and a second tenant."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
@@ -11,6 +12,7 @@ from uuid import UUID
 import pytest
 
 from domain.feedback.models import FeedbackSource
+from domain.indicators import repository as indicator_repo
 from domain.indicators.models import (
     LevelBaseline,
     LineStatus,
@@ -20,69 +22,28 @@ from domain.indicators.models import (
     ScorecardStatus,
     TargetAdjustment,
 )
-from domain.indicators.repository import lines_of
 from domain.indicators.scoring import scoring_service
-from domain.indicators.service import FactInput, fact_service, indicator_sets, period_service
+from domain.indicators.service import indicator_sets, period_service
 from domain.people.models import Employee
 from tenants.errors import ErrorCode, ServiceError
 from tenants.models import Tenant
 from tenants.scope import tenant_transaction
 from tests.factories import create_tenant, tenant_id
+from tests.factories_indicators import (
+    create_period,
+    lines_of,
+    on_time,
+    recompute,
+    record_facts,
+    scorecard_of,
+)
 from tests.factories_records import create_employee, create_org_unit, give_feedback
 
-QUARTER = (date(2026, 7, 1), date(2026, 9, 30))
-IN_QUARTER = datetime(2026, 8, 10, 9, tzinfo=UTC)
 BEFORE = datetime(2026, 3, 10, 9, tzinfo=UTC)  # in the baseline window of the quarter
 
 
-async def _facts(tenant: Tenant, person: Employee, kind: str, rows: list[dict[str, Any]]) -> None:
-    tid = tenant_id(tenant)
-    async with tenant_transaction(tid):
-        results = await fact_service.record_many(
-            tid,
-            [
-                FactInput(
-                    kind=kind,
-                    employee_id=person.id,
-                    occurred_at=row.get("at", IN_QUARTER),
-                    value=row["value"],
-                    denominator=row.get("denominator"),
-                    attributes=row.get("attributes", {}),
-                )
-                for row in rows
-            ],
-        )
-    assert all(r.error is None for r in results), [r.error for r in results]
-
-
-async def _quarter(tenant: Tenant, code: str = "2026-Q3") -> Period:
-    async with tenant_transaction(tenant_id(tenant)):
-        return await period_service.create(
-            tenant_id(tenant), code=code, kind="quarter", starts_on=QUARTER[0], ends_on=QUARTER[1]
-        )
-
-
-async def _recompute(tenant: Tenant, period: Period) -> None:
-    async with tenant_transaction(tenant_id(tenant)):
-        await scoring_service.recompute(tenant_id(tenant), period.id)
-
-
 async def _lines(tenant: Tenant, period: Period, person: Employee) -> dict[str, ScorecardLine]:
-    async with tenant_transaction(tenant_id(tenant)):
-        card = await Scorecard.get(period_id=period.id, employee_id=person.id)
-        found = await lines_of(tenant_id(tenant), [card.id])
-    return {line.indicator: line for line in found[card.id]}
-
-
-async def _card(tenant: Tenant, period: Period, person: Employee) -> Scorecard:
-    async with tenant_transaction(tenant_id(tenant)):
-        return await Scorecard.get(period_id=period.id, employee_id=person.id)
-
-
-def _on_time(on_time: int, late: int) -> list[dict[str, Any]]:
-    return [{"value": 1.0, "denominator": 1.0}] * on_time + [
-        {"value": 0.0, "denominator": 1.0}
-    ] * late
+    return await lines_of(tenant, await scorecard_of(tenant, period, person))
 
 
 async def test_fixed_targets_score_on_the_piecewise_curve_and_missing_weight_is_redistributed() -> (
@@ -91,23 +52,23 @@ async def test_fixed_targets_score_on_the_piecewise_curve_and_missing_weight_is_
     # given: 9 of 10 items on time, 4 of 5 answers within 24 h, nothing else
     tenant = await create_tenant()
     person = await create_employee(tenant, level="senior")
-    await _facts(tenant, person, "due_item", _on_time(9, 1))
-    await _facts(
+    await record_facts(tenant, person, "due_item", on_time(9, 1))
+    await record_facts(
         tenant,
         person,
         "feasibility_answer",
         [{"value": 2.0}, {"value": 5.0}, {"value": 20.0}, {"value": 23.9}, {"value": 30.0}],
     )
-    period = await _quarter(tenant)
+    period = await create_period(tenant)
     # when
-    await _recompute(tenant, period)
+    await recompute(tenant, period)
     # then
     lines = await _lines(tenant, period, person)
-    on_time = lines["on_time_delivery"]
-    assert (on_time.status, on_time.actual, on_time.n) == (LineStatus.SCORED, 0.9, 10)
+    delivery = lines["on_time_delivery"]
+    assert (delivery.status, delivery.actual, delivery.n) == (LineStatus.SCORED, 0.9, 10)
     # 0.9 lies halfway from target 0.85 to stretch 0.95: 100 -> 120 gives 110
-    assert on_time.points == pytest.approx(110.0)
-    assert on_time.achievement == pytest.approx(0.9 / 0.85)
+    assert delivery.points == pytest.approx(110.0)
+    assert delivery.achievement == pytest.approx(0.9 / 0.85)
     response = lines["response_24h"]
     assert (response.actual, response.n, response.limit) == (0.8, 5, 24.0)
     assert response.points == pytest.approx(80 + 20 * (0.8 - 0.75) / (0.9 - 0.75))
@@ -124,7 +85,7 @@ async def test_fixed_targets_score_on_the_piecewise_curve_and_missing_weight_is_
     weight = sum(scored.values())
     for code, raw in scored.items():
         assert lines[code].effective_weight == pytest.approx(raw * 100 / weight)
-    card = await _card(tenant, period, person)
+    card = await scorecard_of(tenant, period, person)
     expected = (110.0 * 15 + response.points * 10) / weight  # type: ignore[operator]
     assert card.total == pytest.approx(expected)
     assert card.scored_weight == weight
@@ -141,9 +102,9 @@ async def test_fixed_targets_score_on_the_piecewise_curve_and_missing_weight_is_
 async def test_too_few_facts_read_insufficient_data_with_their_n() -> None:
     tenant = await create_tenant()
     person = await create_employee(tenant, level="mid")
-    await _facts(tenant, person, "due_item", _on_time(3, 1))
-    period = await _quarter(tenant)
-    await _recompute(tenant, period)
+    await record_facts(tenant, person, "due_item", on_time(3, 1))
+    period = await create_period(tenant)
+    await recompute(tenant, period)
     line = (await _lines(tenant, period, person))["on_time_delivery"]
     assert (line.status, line.n, line.actual, line.points) == (
         LineStatus.INSUFFICIENT_DATA,
@@ -160,14 +121,14 @@ async def test_baseline_relative_targets_use_the_level_median_without_the_person
     people = [await create_employee(tenant, level="senior") for _ in range(3)]
     for person, days in zip(people, (4.0, 6.0, 10.0), strict=True):
         history = [{"value": days * 2, "denominator": 2.0, "at": BEFORE}] * 5
-        await _facts(tenant, person, "requirement_delivered", history)
+        await record_facts(tenant, person, "requirement_delivered", history)
     # and this quarter each delivered 5 items at 5 days per point
     for person in people:
         now = [{"value": 10.0, "denominator": 2.0}] * 5
-        await _facts(tenant, person, "requirement_delivered", now)
-    period = await _quarter(tenant)
+        await record_facts(tenant, person, "requirement_delivered", now)
+    period = await create_period(tenant)
     # when
-    await _recompute(tenant, period)
+    await recompute(tenant, period)
     # then: each person's baseline is the median of the two others
     expected = {people[0].id: 8.0, people[1].id: 7.0, people[2].id: 5.0}
     for person in people:
@@ -196,16 +157,16 @@ async def test_a_demand_spike_stretches_the_answer_limit_for_the_unit_and_says_w
         {"value": 1.0, "at": datetime(year, month, 5, tzinfo=UTC)}
         for year, month in ((2025, 8), (2025, 11), (2026, 2), (2026, 5))
     ] * 4
-    await _facts(tenant, busy, "sales_request", usual)
-    await _facts(tenant, busy, "sales_request", [{"value": 1.0}] * 12)
-    await _facts(tenant, calm, "sales_request", usual)
-    await _facts(tenant, calm, "sales_request", [{"value": 1.0}] * 4)
+    await record_facts(tenant, busy, "sales_request", usual)
+    await record_facts(tenant, busy, "sales_request", [{"value": 1.0}] * 12)
+    await record_facts(tenant, calm, "sales_request", usual)
+    await record_facts(tenant, calm, "sales_request", [{"value": 1.0}] * 4)
     answers = [{"value": 30.0}] * 3 + [{"value": 10.0}] * 2
-    await _facts(tenant, busy, "feasibility_answer", answers)
-    await _facts(tenant, calm, "feasibility_answer", answers)
-    period = await _quarter(tenant)
+    await record_facts(tenant, busy, "feasibility_answer", answers)
+    await record_facts(tenant, calm, "feasibility_answer", answers)
+    period = await create_period(tenant)
     # when
-    await _recompute(tenant, period)
+    await recompute(tenant, period)
     # then: answers within 48 h count for the busy team, within 24 h for the other
     stretched = (await _lines(tenant, period, busy))["response_24h"]
     normal = (await _lines(tenant, period, calm))["response_24h"]
@@ -229,15 +190,17 @@ async def test_three_months_worse_than_baseline_is_only_a_watch() -> None:
     peers = [await create_employee(tenant, level="junior") for _ in range(2)]
     person = await create_employee(tenant, level="junior")
     for peer in peers:
-        await _facts(tenant, peer, "due_item", [{**row, "at": BEFORE} for row in _on_time(9, 1)])
-        await _facts(tenant, peer, "due_item", _on_time(9, 1))
+        await record_facts(
+            tenant, peer, "due_item", [{**row, "at": BEFORE} for row in on_time(9, 1)]
+        )
+        await record_facts(tenant, peer, "due_item", on_time(9, 1))
     monthly = []
     for month in (7, 8, 9):
         at = datetime(2026, month, 12, tzinfo=UTC)
-        monthly += [{**row, "at": at} for row in _on_time(1, 1)]
-    await _facts(tenant, person, "due_item", monthly)
-    period = await _quarter(tenant)
-    await _recompute(tenant, period)
+        monthly += [{**row, "at": at} for row in on_time(1, 1)]
+    await record_facts(tenant, person, "due_item", monthly)
+    period = await create_period(tenant)
+    await recompute(tenant, period)
     line = (await _lines(tenant, period, person))["on_time_delivery"]
     assert line.watch is True
     assert line.points == 0.0  # 50 % is below the 70 % threshold, not because of the watch
@@ -247,7 +210,7 @@ async def test_three_months_worse_than_baseline_is_only_a_watch() -> None:
 async def _snapshot(tenant: Tenant, period: Period) -> list[tuple[Any, ...]]:
     async with tenant_transaction(tenant_id(tenant)):
         cards = await Scorecard.filter(period_id=period.id).order_by("employee_id")
-        by_card = await lines_of(tenant_id(tenant), [c.id for c in cards])
+        by_card = await indicator_repo.lines_of(tenant_id(tenant), [c.id for c in cards])
         lines = [line for card in cards for line in by_card[card.id]]
         baselines = await LevelBaseline.filter(period_id=period.id).order_by("indicator", "level")
     return (
@@ -261,11 +224,11 @@ async def test_recomputing_twice_gives_identical_scorecards_and_closing_freezes_
     tenant = await create_tenant()
     people = [await create_employee(tenant, level="senior") for _ in range(4)]
     for index, person in enumerate(people):
-        await _facts(tenant, person, "due_item", _on_time(5 + index, 2))
-    period = await _quarter(tenant)
-    await _recompute(tenant, period)
+        await record_facts(tenant, person, "due_item", on_time(5 + index, 2))
+    period = await create_period(tenant)
+    await recompute(tenant, period)
     first = await _snapshot(tenant, period)
-    await _recompute(tenant, period)
+    await recompute(tenant, period)
     assert await _snapshot(tenant, period) == first
     # percentiles within the level: 5/7, 6/8, 7/9, 8/10 on time rank 0, 33, 67, 100
     cards = {c[1]: c[3] for c in first if isinstance(c[1], UUID)}
@@ -273,9 +236,9 @@ async def test_recomputing_twice_gives_identical_scorecards_and_closing_freezes_
     # when the period closes, nothing recomputes it and new facts change nothing
     async with tenant_transaction(tenant_id(tenant)):
         await period_service.close(tenant_id(tenant), period.id)
-    await _facts(tenant, people[0], "due_item", _on_time(10, 0))
+    await record_facts(tenant, people[0], "due_item", on_time(10, 0))
     with pytest.raises(ServiceError) as caught:
-        await _recompute(tenant, period)
+        await recompute(tenant, period)
     assert caught.value.code == ErrorCode.CONFLICT
     assert await _snapshot(tenant, period) == first
 
@@ -284,11 +247,11 @@ async def test_scores_never_mix_tenants() -> None:
     a, b = await create_tenant(), await create_tenant()
     person_a = await create_employee(a, level="senior")
     person_b = await create_employee(b, level="senior")
-    await _facts(a, person_a, "due_item", _on_time(10, 0))
-    await _facts(b, person_b, "due_item", _on_time(0, 10))
-    period_a, period_b = await _quarter(a), await _quarter(b)
-    await _recompute(a, period_a)
-    await _recompute(b, period_b)
+    await record_facts(a, person_a, "due_item", on_time(10, 0))
+    await record_facts(b, person_b, "due_item", on_time(0, 10))
+    period_a, period_b = await create_period(a), await create_period(b)
+    await recompute(a, period_a)
+    await recompute(b, period_b)
     assert (await _lines(a, period_a, person_a))["on_time_delivery"].actual == 1.0
     assert (await _lines(b, period_b, person_b))["on_time_delivery"].actual == 0.0
     async with tenant_transaction(tenant_id(a)):
@@ -300,8 +263,8 @@ async def test_scores_never_mix_tenants() -> None:
 async def test_people_without_a_level_or_gone_are_not_scored() -> None:
     tenant = await create_tenant()
     unranked = await create_employee(tenant, level=None)
-    period = await _quarter(tenant)
-    await _recompute(tenant, period)
+    period = await create_period(tenant)
+    await recompute(tenant, period)
     async with tenant_transaction(tenant_id(tenant)):
         assert not await Scorecard.filter(employee_id=unranked.id).exists()
 
@@ -314,15 +277,15 @@ async def test_sustained_better_quality_relaxes_the_quality_target_and_says_why(
     escaped = [{"value": 1.0, "denominator": 1.0, "at": BEFORE}] * 3
     caught = [{"value": 0.0, "denominator": 1.0, "at": BEFORE}] * 7
     for peer in peers:
-        await _facts(tenant, peer, "defect", escaped + caught)
+        await record_facts(tenant, peer, "defect", escaped + caught)
     clean = []
     for year, month in [(2025, m) for m in (10, 11, 12)] + [(2026, m) for m in range(1, 10)]:
         at = datetime(year, month, 15, tzinfo=UTC)
         clean += [{"value": 0.0, "denominator": 1.0, "at": at}] * 30
-    await _facts(tenant, person, "defect", clean)
-    period = await _quarter(tenant)
+    await record_facts(tenant, person, "defect", clean)
+    period = await create_period(tenant)
     # when
-    await _recompute(tenant, period)
+    await recompute(tenant, period)
     # then: baseline 0.3 (the peers), target 0.3 x 1.25 once the chart signals
     line = (await _lines(tenant, period, person))["escaped_defect_rate"]
     assert line.baseline == pytest.approx(0.3)
@@ -342,7 +305,7 @@ async def test_normalised_gain_is_averaged_over_classes_through_sql() -> None:
     tenant = await create_tenant(template="school_teaching")
     teacher = await create_employee(tenant, level="senior")
     at = datetime(2026, 10, 10, tzinfo=UTC)
-    await _facts(
+    await record_facts(
         tenant,
         teacher,
         "class_test",
@@ -360,7 +323,7 @@ async def test_normalised_gain_is_averaged_over_classes_through_sql() -> None:
             ends_on=date(2027, 1, 31),
         )
     # when
-    await _recompute(tenant, period)
+    await recompute(tenant, period)
     # then
     line = (await _lines(tenant, period, teacher))["score_gain"]
     assert line.n == 2
@@ -375,7 +338,7 @@ async def test_the_school_pack_blends_review_ratings_from_three_responses_up() -
     unrated = await create_employee(tenant, level="senior")
     for person in (rated, unrated):
         at = datetime(2026, 10, 10, tzinfo=UTC)
-        await _facts(tenant, person, "homework_graded", [{"value": 5.0, "at": at}] * 5)
+        await record_facts(tenant, person, "homework_graded", [{"value": 5.0, "at": at}] * 5)
     for source in (FeedbackSource.STUDENT, FeedbackSource.PARENT, FeedbackSource.STUDENT):
         await give_feedback(
             tenant, rated, source=source, ratings={"teaching_quality": 4}, anonymous=True
@@ -389,15 +352,15 @@ async def test_the_school_pack_blends_review_ratings_from_three_responses_up() -
             starts_on=date(2026, 9, 1),
             ends_on=date(2027, 1, 31),
         )
-    await _recompute(tenant, period)
-    card = await _card(tenant, period, rated)
+    await recompute(tenant, period)
+    card = await scorecard_of(tenant, period, rated)
     # homework 100 % within 24 h: stretch, 120 points, the only scored indicator
     assert card.indicator_total == pytest.approx(120.0)
     # a 4 on the 1-5 scale is 3/4 of the way to 120 points
     assert card.review_points == pytest.approx(90.0)
     assert card.total == pytest.approx(0.8 * 120 + 0.2 * 90)
     assert card.details["blend"]["applied"] is True
-    other = await _card(tenant, period, unrated)
+    other = await scorecard_of(tenant, period, unrated)
     assert (other.review_points, other.review_responses) == (None, 1)
     assert other.total == pytest.approx(120.0)
     assert other.details["blend"]["applied"] is False
@@ -417,13 +380,13 @@ async def test_a_person_baseline_shrinks_their_own_history_toward_the_level() ->
     for index, person in enumerate(people):
         low, high = spread[index]
         history = [{"value": value, "denominator": 1.0, "at": BEFORE} for value in (low, high) * 3]
-        await _facts(tenant, person, "requirement_delivered", history)
-        await _facts(
+        await record_facts(tenant, person, "requirement_delivered", history)
+        await record_facts(
             tenant, person, "requirement_delivered", [{"value": 6.0, "denominator": 1.0}] * 5
         )
-    period = await _quarter(tenant)
+    period = await create_period(tenant)
     # when
-    await _recompute(tenant, period)
+    await recompute(tenant, period)
     # then: the fast person's baseline sits between their own 4 days and the level's 6
     line = (await _lines(tenant, period, people[0]))["cycle_time"]
     assert line.baseline_kind == "person"
@@ -441,13 +404,13 @@ async def test_counts_alone_never_make_a_scorecard() -> None:
     tenant = await create_tenant()
     inventor = await create_employee(tenant, level="senior")
     idle = await create_employee(tenant, level="senior")
-    await _facts(tenant, inventor, "tech_contribution", [{"value": 1.0}])
-    period = await _quarter(tenant)
+    await record_facts(tenant, inventor, "tech_contribution", [{"value": 1.0}])
+    period = await create_period(tenant)
     # when
-    await _recompute(tenant, period)
+    await recompute(tenant, period)
     # then: neither is scored; the count is still shown on the card
     for person in (inventor, idle):
-        card = await _card(tenant, period, person)
+        card = await scorecard_of(tenant, period, person)
         assert (card.status, card.total, card.percentile) == (
             ScorecardStatus.INSUFFICIENT_DATA,
             None,
@@ -463,26 +426,28 @@ async def test_peers_with_too_few_past_facts_do_not_set_the_baseline() -> None:
     anecdote = await create_employee(tenant, level="mid")
     person = await create_employee(tenant, level="mid")
     history = [{"value": 8.0, "denominator": 2.0, "at": BEFORE}] * 5
-    await _facts(tenant, steady, "requirement_delivered", history)
-    await _facts(
+    await record_facts(tenant, steady, "requirement_delivered", history)
+    await record_facts(
         tenant,
         anecdote,
         "requirement_delivered",
         [{"value": 20.0, "denominator": 1.0, "at": BEFORE}],
     )
-    await _facts(tenant, person, "requirement_delivered", [{"value": 10.0, "denominator": 2.0}] * 5)
-    period = await _quarter(tenant)
+    await record_facts(
+        tenant, person, "requirement_delivered", [{"value": 10.0, "denominator": 2.0}] * 5
+    )
+    period = await create_period(tenant)
     # when
-    await _recompute(tenant, period)
+    await recompute(tenant, period)
     # then: the baseline is the steady peer's 4 days, from one peer
     line = (await _lines(tenant, period, person))["cycle_time"]
     assert (line.baseline, line.baseline_n) == (4.0, 1)
     # and a level with no such peer has no baseline: the line is not scored, not zero
     principal = await create_employee(tenant, level="principal")
-    await _facts(
+    await record_facts(
         tenant, principal, "requirement_delivered", [{"value": 6.0, "denominator": 1.0}] * 5
     )
-    await _recompute(tenant, period)
+    await recompute(tenant, period)
     alone = (await _lines(tenant, period, principal))["cycle_time"]
     assert (alone.status, alone.points, alone.raw_actual) == (LineStatus.NO_BASELINE, None, 6.0)
 
@@ -499,7 +464,7 @@ async def test_score_gain_targets_follow_the_starting_band_of_each_class() -> No
             for gain in gains
         ]
 
-    await _facts(
+    await record_facts(
         tenant,
         veteran,
         "class_test",
@@ -509,8 +474,10 @@ async def test_score_gain_targets_follow_the_starting_band_of_each_class() -> No
     low = await create_employee(tenant, level="senior")
     mixed = await create_employee(tenant, level="senior")
     now = datetime(2026, 10, 10, tzinfo=UTC)
-    await _facts(tenant, low, "class_test", classes(40, [0.25, 0.25], now))
-    await _facts(tenant, mixed, "class_test", classes(40, [0.25], now) + classes(80, [0.25], now))
+    await record_facts(tenant, low, "class_test", classes(40, [0.25, 0.25], now))
+    await record_facts(
+        tenant, mixed, "class_test", classes(40, [0.25], now) + classes(80, [0.25], now)
+    )
     async with tenant_transaction(tenant_id(tenant)):
         period = await period_service.create(
             tenant_id(tenant),
@@ -520,7 +487,7 @@ async def test_score_gain_targets_follow_the_starting_band_of_each_class() -> No
             ends_on=date(2027, 1, 31),
         )
     # when
-    await _recompute(tenant, period)
+    await recompute(tenant, period)
     # then: the same gain of 0.25 meets the first teacher's target and not the second's
     first = (await _lines(tenant, period, low))["score_gain"]
     second = (await _lines(tenant, period, mixed))["score_gain"]
@@ -531,3 +498,19 @@ async def test_score_gain_targets_follow_the_starting_band_of_each_class() -> No
     assert first.points is not None
     assert second.points is not None
     assert first.points > 100 > second.points
+
+
+async def test_recomputations_of_one_period_at_once_run_one_after_the_other() -> None:
+    # given: a job, a close or a person may ask for the same period at the same moment
+    tenant = await create_tenant()
+    people = [await create_employee(tenant, level="senior") for _ in range(3)]
+    for person in people:
+        await record_facts(tenant, person, "due_item", on_time(8, 2))
+    period = await create_period(tenant)
+    # when
+    results = await asyncio.gather(*(recompute(tenant, period) for _ in range(3)))
+    # then: each one completes and the period holds one set of results
+    assert [r.employees for r in results] == [3, 3, 3]
+    async with tenant_transaction(tenant_id(tenant)):
+        assert await Scorecard.filter(period_id=period.id).count() == 3
+        assert await LevelBaseline.filter(period_id=period.id).count() == 9
