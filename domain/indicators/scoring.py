@@ -28,7 +28,7 @@ from domain.indicators import aggregates as agg
 from domain.indicators import repository as repo
 from domain.indicators import statistics as st
 from domain.indicators.aggregates import IndicatorFacts, RosterEntry, Stats
-from domain.indicators.models import LineStatus, Period, ScorecardStatus
+from domain.indicators.models import LineStatus, Period, ScorecardLine, ScorecardStatus
 from domain.indicators.service import indicator_sets, period_not_found, require_open
 from domain.templates.indicators import (
     AVERAGES,
@@ -85,28 +85,17 @@ class Adjustment:
 
 
 @dataclass
-class Line:
-    indicator: IndicatorDefinition
-    status: LineStatus
-    n: int
-    facts: int
-    actual: float | None = None
-    raw_actual: float | None = None
-    baseline: float | None = None
-    baseline_kind: str | None = None
-    baseline_n: int | None = None
-    baseline_low: float | None = None
-    baseline_high: float | None = None
-    threshold: float | None = None
-    target: float | None = None
-    stretch: float | None = None
-    limit: float | None = None
-    achievement: float | None = None
-    points: float | None = None
-    weight: float = 0.0
-    effective_weight: float = 0.0
-    watch: bool = False
-    adjustments: list[Adjustment] = field(default_factory=list)
+class Line(ScorecardLine):
+    """A line while it is computed: the stored figures, its definition and the rules that
+    moved it (stored as their JSON in ``adjustments``)."""
+
+    definition: IndicatorDefinition = field(kw_only=True)
+    rules: list[Adjustment] = field(default_factory=list, kw_only=True)
+
+    def as_json(self) -> dict[str, Any]:
+        stored = super().as_json()
+        stored["adjustments"] = [rule.as_json() for rule in self.rules]
+        return stored
 
 
 @dataclass(frozen=True)
@@ -407,7 +396,7 @@ class _Run:
             adjustment
             for card in self.cards.values()
             for line in card.lines
-            for adjustment in line.adjustments
+            for adjustment in line.rules
             if adjustment.employee_id is not None
         ]
 
@@ -521,16 +510,20 @@ class _Run:
         stats = facts.period.get(pid)
         raw, n, x, trials = _actual(indicator, stats, stretched=spike is not None)
         line = Line(
-            indicator=indicator,
+            indicator=indicator.code,
+            category=indicator.category,
+            group=indicator.group,
             status=LineStatus.SCORED,
             n=n,
             facts=stats.facts if stats is not None else 0,
-            raw_actual=raw,
             weight=indicator.weight,
+            effective_weight=0.0,
+            raw_actual=raw,
             limit=(spike.effect["limit"]["to"] if spike else indicator.limit),
+            definition=indicator,
         )
         if spike is not None:
-            line.adjustments.append(spike)
+            line.rules.append(spike)
         # The baseline the target is relative to, with its n and interval.
         own = (
             self._person_baseline(indicator, facts, pid, person_prior)
@@ -619,7 +612,7 @@ class _Run:
     def _sustained_quality(
         self, rule: SustainedQualityRule, line: Line, person: RosterEntry, facts: IndicatorFacts
     ) -> None:
-        indicator = line.indicator
+        indicator = line.definition
         months = self.window.months[-rule.months :]
         series = facts.months.get(person.employee_id, {})
         reference = line.baseline
@@ -682,7 +675,7 @@ class _Run:
             effect["weight"] = {"from": line.weight, "to": line.weight * rule.weight_factor}
             line.weight *= rule.weight_factor
         signal_month = _month_start(used[signal.end_index])
-        line.adjustments.append(
+        line.rules.append(
             Adjustment(
                 rule=rule.code,
                 rule_kind=rule.kind,
@@ -715,22 +708,22 @@ class _Run:
         reference = line.baseline
         # A month's count is not comparable with a period's baseline count, and a month
         # without a patent says nothing: counts are never watched.
-        if reference is None or line.indicator.aggregation in COUNTING:
+        if reference is None or line.definition.aggregation in COUNTING:
             return
         values = []
         for month in self.window.months[-rule.length :]:
-            actual, n, _, _ = _actual(line.indicator, series.get(month), stretched=False)
+            actual, n, _, _ = _actual(line.definition, series.get(month), stretched=False)
             if actual is None or n == 0:
                 return
             values.append(actual)
-        line.watch = st.run_worse(values, reference, line.indicator.direction, rule.length)
+        line.watch = st.run_worse(values, reference, line.definition.direction, rule.length)
 
     def _total(self, card: Card) -> None:
         scored = [line for line in card.lines if line.status == LineStatus.SCORED]
         weight = sum(line.weight for line in scored)
         card.scored_weight = weight
         missing = [
-            {"indicator": line.indicator.code, "weight": line.weight, "status": line.status.value}
+            {"indicator": line.indicator, "weight": line.weight, "status": line.status.value}
             for line in card.lines
             if line.status != LineStatus.SCORED
         ]
@@ -739,7 +732,7 @@ class _Run:
         card.adjustment = adjustment
         # Counts of things done (patents, trainings) read zero without facts; they complete
         # a scorecard but never make one: someone with nothing else is not scored at all.
-        measured = any(line.indicator.aggregation not in COUNTING for line in scored)
+        measured = any(line.definition.aggregation not in COUNTING for line in scored)
         if not measured or weight <= 0:
             card.status = ScorecardStatus.INSUFFICIENT_DATA
             return
@@ -750,8 +743,8 @@ class _Run:
         for line in scored:
             assert line.points is not None
             contribution = line.points * line.effective_weight / 100
-            categories[line.indicator.category] += contribution
-            groups[line.indicator.group] += contribution
+            categories[line.definition.category] += contribution
+            groups[line.definition.group] += contribution
         card.details["categories"] = {k: round(v, 6) for k, v in sorted(categories.items())}
         card.details["groups"] = {k: round(v, 6) for k, v in sorted(groups.items())}
         card.indicator_total = sum(categories.values())
@@ -895,38 +888,7 @@ _CARD_UPDATED = (
 
 
 def _lines_json(lines: Sequence[Line]) -> str:
-    """The lines as stored in the card: the fields of ``ScorecardLine``, built directly
-    (``dataclasses.asdict`` deep-copies, which costs seconds over a tenant's lines)."""
-    return _json(
-        [
-            {
-                "indicator": line.indicator.code,
-                "category": line.indicator.category,
-                "group": line.indicator.group,
-                "status": line.status.value,
-                "n": line.n,
-                "facts": line.facts,
-                "weight": line.weight,
-                "effective_weight": line.effective_weight,
-                "actual": line.actual,
-                "raw_actual": line.raw_actual,
-                "baseline": line.baseline,
-                "baseline_kind": line.baseline_kind,
-                "baseline_n": line.baseline_n,
-                "baseline_low": line.baseline_low,
-                "baseline_high": line.baseline_high,
-                "threshold": line.threshold,
-                "target": line.target,
-                "stretch": line.stretch,
-                "limit": line.limit,
-                "achievement": line.achievement,
-                "points": line.points,
-                "watch": line.watch,
-                "adjustments": [a.as_json() for a in line.adjustments],
-            }
-            for line in lines
-        ]
-    )
+    return _json([line.as_json() for line in lines])
 
 
 async def _upsert_scorecards(
