@@ -58,10 +58,10 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 import uvloop
 
 from bench.api import DEFAULT_HOME, json_safe
+from bench.records import analyze as analyze_as_owner
 from domain.demo.builder import build_demo
 from domain.demo.facts import quarters_between
 from domain.indicators import repository as indicators_repo
@@ -233,11 +233,7 @@ async def analyze(admin_url: str | None, tables: Sequence[str]) -> None:
     if admin_url is None:
         _progress("no DATABASE_ADMIN_URL: tables not analyzed, plans may be for stale statistics")
         return
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f"ANALYZE {', '.join(tables)}")
-    finally:
-        await conn.close()
+    await analyze_as_owner(admin_url, tables)
 
 
 # Measurements --------------------------------------------------------------------------
