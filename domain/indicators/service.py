@@ -29,7 +29,7 @@ from domain.jobs.service import job_service
 from domain.people import repository as people_repo
 from domain.templates.indicators import IndicatorSetDefinition, check_fact_kinds
 from domain.templates.service import pack_of
-from tenants.errors import ErrorCode, ServiceError, invalid, not_found
+from tenants.errors import ErrorCode, ServiceError, combined, invalid, not_found
 from tenants.scope import TenantID
 
 MAX_FACTS_PER_CALL = 1_000
@@ -145,26 +145,14 @@ def validate_definition(definition: Mapping[str, Any], kinds: Any) -> IndicatorS
             )
             for error in exc.errors()
         ]
-        raise _all(problems) from exc
+        raise combined(problems) from exc
     except ValueError as exc:
-        raise _all([invalid("definition", str(exc), f"指标集定义无效：{exc}")]) from exc
+        raise combined([invalid("definition", str(exc), f"指标集定义无效：{exc}")]) from exc
     return checked
 
 
 def _plain_message(message: str) -> str:
     return message.removeprefix("Value error, ")
-
-
-def _all(problems: list[ServiceError]) -> ServiceError:
-    if len(problems) == 1:
-        return problems[0]
-    return ServiceError(
-        ErrorCode.INVALID,
-        "; ".join(f"{p.field}: {p.message}" for p in problems),
-        "；".join(f"{p.field}：{p.message_zh}" for p in problems),
-        field=problems[0].field,
-        details=problems,
-    )
 
 
 # --- facts ----------------------------------------------------------------------------------
