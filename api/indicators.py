@@ -105,10 +105,6 @@ EMPLOYEE_NODE = "Node.Employee"
 EMPTY_PAGE: Page[Any] = Page(items=[], cursors=[], has_next_page=False, has_previous_page=False)
 
 
-def _text(value: Text | Any) -> LocalizedText:
-    return LocalizedText(zh=value.zh, en=value.en)
-
-
 # --- loaders (per request) -------------------------------------------------------------------
 
 
@@ -162,10 +158,12 @@ class FactKindType:
     def from_definition(cls, kind: FactKind) -> FactKindType:
         return cls(
             code=kind.code,
-            name=_text(kind.name),
+            name=LocalizedText.of(kind.name),
             unit=kind.unit,
-            value=_text(kind.value),
-            denominator=_text(kind.denominator) if kind.denominator is not None else None,
+            value=LocalizedText.of(kind.value),
+            denominator=LocalizedText.of(kind.denominator)
+            if kind.denominator is not None
+            else None,
             attributes=list(kind.attributes),
         )
 
@@ -207,8 +205,8 @@ class IndicatorType:
         policy = indicator.target
         return cls(
             code=indicator.code,
-            name=_text(indicator.name),
-            description=_text(indicator.description),
+            name=LocalizedText.of(indicator.name),
+            description=LocalizedText.of(indicator.description),
             category=indicator.category,
             group=indicator.group,
             unit=indicator.unit,
@@ -237,7 +235,7 @@ class WeightGroupType:
 
     @classmethod
     def from_definition(cls, group: WeightGroup) -> WeightGroupType:
-        return cls(code=group.code, name=_text(group.name), weight=group.weight)
+        return cls(code=group.code, name=LocalizedText.of(group.name), weight=group.weight)
 
 
 @strawberry.type(
@@ -258,7 +256,7 @@ class RuleType:
         return cls(
             kind=rule.kind,
             code=rule.code,
-            name=_text(rule.name),
+            name=LocalizedText.of(rule.name),
             indicators=list(getattr(rule, "indicators", ())),
             params=JSON(params),
         )
@@ -312,7 +310,7 @@ class DashboardPanelType:
     def from_definition(cls, panel: DashboardPanel) -> DashboardPanelType:
         return cls(
             code=panel.code,
-            name=_text(panel.name),
+            name=LocalizedText.of(panel.name),
             chart=panel.chart,
             indicators=list(panel.indicators),
         )
@@ -679,7 +677,7 @@ class ScorecardLineType:
         )
         return cls(
             indicator=row.indicator,
-            name=_text(name),
+            name=LocalizedText.of(name),
             category=row.category,
             group=row.group,
             status=row.status,
@@ -843,7 +841,7 @@ class ScorecardType(relay.Node):
     @field(description="The level's name in zh and en.")
     async def level_name(self, info: Info) -> LocalizedText | None:
         level = (await pack_of(info.context.tenant_id)).level(self.row.level)
-        return _text(level.name) if level is not None else None
+        return LocalizedText.of(level.name) if level is not None else None
 
     @field(description="Points each category (core, target, auxiliary) adds to the total.")
     def categories(self) -> list[CategoryPoints]:
@@ -851,7 +849,7 @@ class ScorecardType(relay.Node):
         return [
             CategoryPoints(
                 category=code,
-                name=_text(CATEGORY_NAMES.get(code, Text(en=code, zh=code))),
+                name=LocalizedText.of(CATEGORY_NAMES.get(code, Text(en=code, zh=code))),
                 points=float(points),
             )
             for code, points in sorted(found.items())
@@ -865,7 +863,7 @@ class ScorecardType(relay.Node):
         return [
             GroupPoints(
                 group=code,
-                name=_text(names[code]) if code in names else None,
+                name=LocalizedText.of(names[code]) if code in names else None,
                 points=float(points),
             )
             for code, points in sorted(found.items())
@@ -878,7 +876,9 @@ class ScorecardType(relay.Node):
         return [
             RedistributedWeight(
                 indicator=str(entry.get("indicator")),
-                name=_text(names[entry["indicator"]]) if entry.get("indicator") in names else None,
+                name=LocalizedText.of(names[entry["indicator"]])
+                if entry.get("indicator") in names
+                else None,
                 weight=float(entry.get("weight") or 0),
                 status=LineStatus(entry.get("status")),
             )

@@ -40,6 +40,11 @@ class LocalizedText:
     zh: str
     en: str
 
+    @classmethod
+    def of(cls, text: Any) -> LocalizedText:
+        """The same label from a pack's text (anything with ``zh`` and ``en``)."""
+        return cls(zh=text.zh, en=text.en)
+
 
 @strawberry.type(name="Tenant", description="The organisation the caller belongs to.")
 class TenantType(relay.Node):
@@ -170,32 +175,33 @@ class TemplatePack:
         return dashboard_panels_of(self.pack)
 
 
-def _text(value: Any) -> LocalizedText:
-    return LocalizedText(zh=value.zh, en=value.en)
-
-
 def template_pack(pack: PackFile) -> TemplatePack:
     return TemplatePack(
         code=pack.pack.code,
-        name=_text(pack.pack.name),
+        name=LocalizedText.of(pack.pack.name),
         vocabulary=PackVocabulary(
-            person=_text(pack.vocabulary.person),
-            people=_text(pack.vocabulary.people),
-            unit=_text(pack.vocabulary.unit),
-            engagement=_text(pack.vocabulary.engagement),
-            work_item=_text(pack.vocabulary.work_item),
-            scorecard=_text(pack.vocabulary.scorecard),
+            person=LocalizedText.of(pack.vocabulary.person),
+            people=LocalizedText.of(pack.vocabulary.people),
+            unit=LocalizedText.of(pack.vocabulary.unit),
+            engagement=LocalizedText.of(pack.vocabulary.engagement),
+            work_item=LocalizedText.of(pack.vocabulary.work_item),
+            scorecard=LocalizedText.of(pack.vocabulary.scorecard),
         ),
-        levels=[PackLevel(code=lv.code, name=_text(lv.name), rank=lv.rank) for lv in pack.levels],
-        org_unit_kinds=[PackItem(code=k.code, name=_text(k.name)) for k in pack.org_unit_kinds],
+        levels=[
+            PackLevel(code=lv.code, name=LocalizedText.of(lv.name), rank=lv.rank)
+            for lv in pack.levels
+        ],
+        org_unit_kinds=[
+            PackItem(code=k.code, name=LocalizedText.of(k.name)) for k in pack.org_unit_kinds
+        ],
         engagement_kinds=[
             PackEngagementKind(
                 code=k.code,
-                name=_text(k.name),
+                name=LocalizedText.of(k.name),
                 outcomes=[
                     PackOutcome(
                         code=o.code,
-                        name=_text(o.name),
+                        name=LocalizedText.of(o.name),
                         type=o.type,
                         unit=o.unit,
                         min=o.min,
@@ -207,7 +213,7 @@ def template_pack(pack: PackFile) -> TemplatePack:
             for k in pack.engagement_kinds
         ],
         feedback_criteria=[
-            PackItem(code=c.code, name=_text(c.name)) for c in pack.feedback_criteria
+            PackItem(code=c.code, name=LocalizedText.of(c.name)) for c in pack.feedback_criteria
         ],
         feedback_sources=list(pack.feedback_sources),
         pack=pack,
