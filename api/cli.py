@@ -24,7 +24,7 @@ from tenants.authorization import Role, load_matrix
 from tenants.crypto.pii import pii_cipher_from_settings
 from tenants.database.migrate import apply_migrations
 from tenants.database.provision import provision
-from tenants.database.runtime import close_orm, init_orm, resolve_database
+from tenants.database.runtime import DatabaseUrls, close_orm, init_orm, resolve_database
 from tenants.database.urls import redact
 from tenants.errors import ServiceError
 from tenants.identity.keys import KeyConfigurationError, rotate_key_file
@@ -47,14 +47,14 @@ def _emit(args: argparse.Namespace, values: dict[str, Any]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _database(settings: Settings) -> AsyncIterator[None]:
+async def _database(settings: Settings) -> AsyncIterator[DatabaseUrls]:
     urls = await resolve_database(settings)
     if settings.embedded and urls.admin_url is not None:
         await apply_migrations(urls.admin_url)
     await init_orm(urls.app_url, pool_size=2)
     employee_service.use_sealer(pii_cipher_from_settings(settings))
     try:
-        yield
+        yield urls
     finally:
         employee_service.use_sealer(None)
         await close_orm()

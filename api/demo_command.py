@@ -15,9 +15,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from domain.demo.builder import DemoLogin, build_demo, demo_logins, existing_demo_logins
+from domain.demo.builder import (
+    LOADED_TABLES,
+    DemoLogin,
+    build_demo,
+    demo_logins,
+    existing_demo_logins,
+)
 from domain.demo.catalogue import DEMO_PASSWORD, MIN_EMPLOYEES, PROFILES, TemplateProfile
 from tenants import repository as tenant_repo
+from tenants.database.migrate import analyze
 from tenants.errors import ErrorCode, ServiceError
 from tenants.scope import TenantID, tenant_transaction
 from tenants.service import tenant_service
@@ -81,9 +88,13 @@ async def _seed(args: argparse.Namespace, settings: Settings) -> list[DemoTenant
     from api.cli import _database
 
     found = []
-    async with _database(settings):
+    async with _database(settings) as urls:
         for profile in PROFILES.values():
             found.append(await _ensure(profile, args.employees or profile.employees, args.seed))
+        if urls.admin_url is not None and any(t.status == "created" for t in found):
+            # The first pages would otherwise be planned for empty tables until autovacuum
+            # comes by; without the owner's URL, autovacuum it is.
+            await analyze(urls.admin_url, LOADED_TABLES)
     return found
 
 

@@ -52,7 +52,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import uvloop
 
 from bench.api import (
@@ -69,7 +68,7 @@ from bench.api import (
 from domain.demo.builder import build_demo, demo_logins
 from tenants import repository as repo
 from tenants.authorization import Principal, Role
-from tenants.database.migrate import apply_migrations
+from tenants.database.migrate import analyze, apply_migrations
 from tenants.database.runtime import close_orm, init_orm, resolve_database
 from tenants.identity.keys import KeyRing
 from tenants.identity.tokens import TokenIssuer
@@ -116,15 +115,6 @@ class Dataset:
     analyzed: bool
 
 
-async def analyze(admin_url: str, tables: Sequence[str] = ANALYZED_TABLES) -> None:
-    """ANALYZE ``tables`` as the owner: a bulk load leaves them without planner statistics."""
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f"ANALYZE {', '.join(tables)}")
-    finally:
-        await conn.close()
-
-
 async def prepare(settings: Settings, *, employees: int, token_ttl: int) -> tuple[Fixture, Dataset]:
     """Reach (and migrate) the database, build the tenant unless it exists, issue a token."""
     urls = await resolve_database(settings)
@@ -166,7 +156,7 @@ async def prepare(settings: Settings, *, employees: int, token_ttl: int) -> tupl
     finally:
         await close_orm()
     if urls.admin_url is not None:
-        await analyze(urls.admin_url)
+        await analyze(urls.admin_url, ANALYZED_TABLES)
     else:
         _progress("no DATABASE_ADMIN_URL: tables not analyzed, plans may be for stale statistics")
     issuer = TokenIssuer(KeyRing(settings), issuer=settings.issuer, audience=settings.audience)

@@ -61,13 +61,13 @@ from uuid import UUID
 import uvloop
 
 from bench.api import DEFAULT_HOME, json_safe
-from bench.records import analyze as analyze_as_owner
 from domain.demo.builder import build_demo
 from domain.demo.facts import quarters_between
 from domain.indicators import repository as indicators_repo
 from domain.indicators.scoring import scoring_service
 from domain.indicators.service import period_service
 from tenants import repository as repo
+from tenants.database.migrate import analyze as analyze_as_owner
 from tenants.database.migrate import apply_migrations
 from tenants.database.runtime import close_orm, init_orm, resolve_database
 from tenants.scope import TenantID, tenant_transaction

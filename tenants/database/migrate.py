@@ -1,8 +1,8 @@
-"""Apply the schema migrations as the owner role."""
+"""What only the owner role does: apply the schema migrations, analyze after bulk loads."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import asyncpg
 from tortoise.context import TortoiseContext
@@ -32,3 +32,14 @@ async def apply_migrations(admin_url: str, *, report: Callable[[str], None] | No
             await migrate(config=config, progress=progress)
     finally:
         await lock.close()
+
+
+async def analyze(admin_url: str, tables: Sequence[str]) -> None:
+    """ANALYZE ``tables`` as their owner. A bulk load leaves them without planner statistics
+    until autovacuum gets to them, and a plan made for empty tables (nested loops over
+    thousands of rows) is what the first queries would run meanwhile."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f"ANALYZE {', '.join(tables)}")
+    finally:
+        await conn.close()

@@ -13,15 +13,31 @@ import socket
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from domain.demo.catalogue import DEMO_PASSWORD
 from tenants.settings import Settings
 from tests.api.test_cli import ROOT, renshi
 from tests.support.graphql import GraphQLClient
+
+
+async def _analyzed_at(settings: Settings) -> datetime:
+    """When the facts table was last analyzed by hand (the epoch: never)."""
+    assert settings.database_admin_url is not None
+    conn = await asyncpg.connect(settings.database_admin_url)
+    try:
+        found = await conn.fetchval(
+            "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'facts'"
+        )
+    finally:
+        await conn.close()
+    return found or datetime(1970, 1, 1, tzinfo=UTC)
+
 
 LOGIN = """mutation($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) {
   __typename ... on LoginPayload { accessToken } } }"""
@@ -38,6 +54,7 @@ async def test_demo_builds_each_tenant_once_and_always_shows_the_logins(
     settings: Settings, gql: GraphQLClient
 ) -> None:
     # when: run for the first time
+    since = await _analyzed_at(settings)
     first = await _demo(settings, "--json", "demo", "--employees", "20")
 
     # then: both demo tenants are built, 20 people each
@@ -51,6 +68,8 @@ async def test_demo_builds_each_tenant_once_and_always_shows_the_logins(
         assert tenant["status"] == "created"
         assert tenant["counts"]["employees"] == 20
         assert tenant["counts"]["engagements"] > 0
+    # and the owner analyzed what it loaded: the first pages are planned with statistics
+    assert await _analyzed_at(settings) > since
     logins = {slug: tenant["logins"] for slug, tenant in tenants.items()}
     acme_roles = {login["email"]: login["role"] for login in logins["acme"]}
     assert acme_roles == {

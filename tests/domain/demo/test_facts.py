@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 
-from domain.demo.builder import HISTORY_DAYS, DemoSummary, build_demo
+from domain.demo.builder import HISTORY_DAYS, LOADED_TABLES, DemoSummary, build_demo
 from domain.templates.registry import pack_for
+from tenants.database.migrate import analyze
 from tenants.scope import tenant_transaction
 
 SEED = 2026
@@ -23,30 +24,37 @@ ACME_SIZE = 200
 SUNRISE_SIZE = 80
 
 
-async def _build(template: str, employees: int) -> DemoSummary:
-    return await build_demo(
+async def _build(template: str, employees: int, database: tuple[str, str]) -> DemoSummary:
+    summary = await build_demo(
         slug=f"facts-{secrets.token_hex(4)}",
         template=template,
         employees=employees,
         seed=SEED,
         as_of=AS_OF,
     )
+    # As `renshi demo` does: the queries below are planned with statistics.
+    await analyze(database[0], LOADED_TABLES)
+    return summary
 
 
 @pytest.fixture(scope="module")
-async def twins(app: Starlette) -> dict[str, tuple[DemoSummary, DemoSummary]]:
+async def twins(
+    app: Starlette, database: tuple[str, str]
+) -> dict[str, tuple[DemoSummary, DemoSummary]]:
     """Two small builds of each template with the same seed."""
-    return {t: (await _build(t, SMALL), await _build(t, SMALL)) for t in TEMPLATES}
+    return {
+        t: (await _build(t, SMALL, database), await _build(t, SMALL, database)) for t in TEMPLATES
+    }
 
 
 @pytest.fixture(scope="module")
-async def acme(app: Starlette) -> DemoSummary:
-    return await _build("enterprise_rd", ACME_SIZE)
+async def acme(app: Starlette, database: tuple[str, str]) -> DemoSummary:
+    return await _build("enterprise_rd", ACME_SIZE, database)
 
 
 @pytest.fixture(scope="module")
-async def sunrise(app: Starlette) -> DemoSummary:
-    return await _build("school_teaching", SUNRISE_SIZE)
+async def sunrise(app: Starlette, database: tuple[str, str]) -> DemoSummary:
+    return await _build("school_teaching", SUNRISE_SIZE, database)
 
 
 @pytest.fixture(scope="module")
