@@ -89,10 +89,12 @@ class ScorecardAdjustments:
         card.adjusted_by = actor.id
         card.adjusted_at = datetime.now(UTC)
         card.total = min(STRETCH_POINTS, max(0.0, card.blended_total + card.adjustment))
+        # The stored card is no longer what a recomputation wrote: the next one rewrites it.
+        card.digest = None
         await repo.save_scorecard(
             tenant,
             card,
-            ["adjustment", "adjustment_comment", "adjusted_by", "adjusted_at", "total"],
+            ["adjustment", "adjustment_comment", "adjusted_by", "adjusted_at", "total", "digest"],
         )
         await audit.record(
             tenant,

@@ -8,8 +8,10 @@ person, from which every aggregation in ``domain.templates.indicators`` is finis
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import asyncio
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -21,9 +23,14 @@ PERIOD = "p"
 WINDOW = "w"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Stats:
-    """One person's facts of one kind in one bucket (the period, the window or a month)."""
+    """One person's facts of one kind in one bucket (the period, the window or a month).
+
+    Not frozen: a recomputation makes a few hundred thousand of them, and a frozen
+    dataclass pays for ``object.__setattr__`` on every field. Nothing changes one after it
+    is read except its median, which a second statement fills in.
+    """
 
     facts: int
     sum_value: float
@@ -75,16 +82,6 @@ def _ratio(indicator: IndicatorDefinition) -> str:
     return "(value / COALESCE(denominator, 1))"
 
 
-@dataclass
-class IndicatorFacts:
-    """One indicator's facts summed per person: in the period, in the baseline window, and
-    per month (month index ``year * 12 + month``) over the months its rules look at."""
-
-    period: dict[UUID, Stats]
-    window: dict[UUID, Stats]
-    months: dict[UUID, dict[int, Stats]]
-
-
 @dataclass(frozen=True)
 class Reading:
     """What to read for one indicator: from when months are kept apart, and the limit a
@@ -95,229 +92,295 @@ class Reading:
     stretched_limit: float | None
 
 
-class _Sums:
-    """Additive figures of a bucket, so months add up to the period and the window."""
+@dataclass(frozen=True)
+class _Columns:
+    """Where one indicator's limit counts are among a family's summed columns (0: none);
+    the five sums every family reads come first: count, value, denominator, the per-fact
+    figure and its square."""
 
-    __slots__ = ("at_least", "n", "ratio", "ratio_sq", "sum_d", "sum_v", "within", "within_s")
+    within: int = 0
+    stretched: int = 0
+    at_least: int = 0
 
-    def __init__(self) -> None:
-        self.n = 0
-        self.sum_v = self.sum_d = self.ratio = self.ratio_sq = 0.0
-        self.within = self.within_s = self.at_least = 0
-
-    def add(self, row: Any, limits: tuple[int, int, int]) -> None:
-        # Columns by position: employee, kind, month, n, sum_v, sum_d, ratio, ratio_sq, ...
-        self.n += row[3]
-        self.sum_v += row[4]
-        self.sum_d += row[5]
-        self.ratio += row[6]
-        self.ratio_sq += row[7]
-        within, stretched, at_least = limits
-        if within:
-            self.within += row[within]
-            self.within_s += row[stretched]
-        if at_least:
-            self.at_least += row[at_least]
-
-    def stats(self) -> Stats:
-        return _stats(self.n, self.sum_v, self.sum_d, self.ratio, self.ratio_sq,
-                      self.within, self.within_s, self.at_least)  # fmt: skip
-
-
-def _stats(
-    n: int,
-    sum_v: float,
-    sum_d: float,
-    ratio: float,
-    ratio_sq: float,
-    within: int,
-    within_s: int,
-    at_least: int,
-) -> Stats:
-    variance = None
-    if n > 1:
-        # Sums of squares lose a little precision; a variance cannot be negative.
-        variance = max(0.0, (ratio_sq - ratio * ratio / n) / (n - 1))
-    return Stats(
-        facts=n,
-        sum_value=sum_v,
-        sum_denominator=sum_d,
-        mean_ratio=ratio / n if n else None,
-        var_ratio=variance,
-        median_ratio=None,
-        within=within,
-        within_stretched=within_s,
-        at_least=at_least,
-    )
+    def stats(self, sums: Sequence[Any]) -> Stats:
+        """Stats of one bucket from its summed columns (None where nothing was summed)."""
+        n = int(sums[0] or 0)
+        ratio = sums[3] or 0.0
+        variance = None
+        if n > 1:
+            # Sums of squares lose a little precision; a variance cannot be negative.
+            variance = max(0.0, ((sums[4] or 0.0) - ratio * ratio / n) / (n - 1))
+        return Stats(
+            n,
+            sums[1] or 0.0,
+            sums[2] or 0.0,
+            ratio / n if n else None,
+            variance,
+            None,
+            int(sums[self.within] or 0) if self.within else 0,
+            int(sums[self.stretched] or 0) if self.stretched else 0,
+            int(sums[self.at_least] or 0) if self.at_least else 0,
+        )
 
 
-def _month(row: Any, limits: tuple[int, int, int]) -> Stats:
-    within, stretched, at_least = limits
-    return _stats(
-        row[3], row[4], row[5], row[6], row[7],
-        row[within] if within else 0, row[stretched] if stretched else 0,
-        row[at_least] if at_least else 0,
-    )  # fmt: skip
+class Months(Mapping[int, Stats]):
+    """One person's stats of one indicator per month (``year * 12 + month``), made on first
+    use: a rule or two looks at most people's months, and a tenant has hundreds of
+    thousands of them."""
+
+    __slots__ = ("_arrays", "_columns", "_made", "_month_of")
+
+    def __init__(
+        self, month_of: Sequence[int], columns: _Columns, arrays: Sequence[Sequence[Any]]
+    ) -> None:
+        self._month_of = month_of
+        self._columns = columns
+        self._arrays = arrays  # the buckets, then one array per summed column
+        self._made: dict[int, Stats] | None = None
+
+    def _stats(self) -> dict[int, Stats]:
+        if self._made is None:
+            buckets, *columns = self._arrays
+            sums: dict[int, list[Any]] = {}
+            for i, bucket in enumerate(buckets):
+                # A period that starts within a month splits it into two buckets; the
+                # month is their sum.
+                month = self._month_of[bucket]
+                found = [column[i] for column in columns]
+                known = sums.get(month)
+                sums[month] = (
+                    found if known is None else [a + b for a, b in zip(known, found, strict=True)]
+                )
+            self._made = {month: self._columns.stats(s) for month, s in sums.items()}
+        return self._made
+
+    def __getitem__(self, month: int) -> Stats:
+        return self._stats()[month]
+
+    def set_median(self, month: int, median: float | None) -> None:
+        """Medians are not sums of buckets: a second statement gives them per month."""
+        stats = self._stats().get(month)
+        if stats is not None:
+            stats.median_ratio = median
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._stats())
+
+    def __len__(self) -> int:
+        return len(self._stats())
 
 
-async def indicator_facts(
+@dataclass
+class IndicatorFacts:
+    """One indicator's facts summed per person: in the period, in the baseline window, and
+    per month over the months its rules look at."""
+
+    period: dict[UUID, Stats]
+    window: dict[UUID, Stats]
+    months: dict[UUID, Months]
+
+
+def bucket_boundaries(
+    start: datetime, period_start: datetime, period_end: datetime
+) -> tuple[list[datetime], list[int], int]:
+    """Boundaries for ``width_bucket`` over [start, period end): each month's start, the
+    period's start and its end. Returns them, each bucket's month index (bucket i from 1
+    holds [boundaries[i - 1], boundaries[i]); bucket 0 is before the first), and the
+    period's first bucket: a period may start or end within a month."""
+    cuts = {period_start, period_end}
+    month = start.year * 12 + start.month - 1
+    while (cut := datetime(month // 12, month % 12 + 1, 1, tzinfo=start.tzinfo)) < period_end:
+        if cut >= start:
+            cuts.add(cut)
+        month += 1
+    ordered = sorted(cuts)
+    month_of = [0] + [cut.year * 12 + cut.month for cut in ordered[:-1]]
+    return ordered, month_of, ordered.index(period_start) + 1
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """One aggregate statement and how its rows become ``IndicatorFacts``."""
+
+    sql: str
+    args: list[Any]
+    finish: Callable[[list[Any], dict[str, IndicatorFacts]], None]
+
+
+async def indicator_facts_by_kind(
     tenant: TenantID,
     readings: Sequence[Reading],
     *,
     window_start: datetime,
     period_start: datetime,
     period_end: datetime,
-) -> dict[str, IndicatorFacts]:
-    """Every indicator's facts, summed per person in SQL: one pass over the facts per kind
-    of per-fact figure (plain ratios; normalised gains, which read an attribute), plus one
-    for the medians of the indicators that take them. Months are kept apart only where a
-    rule looks at them; the period and the window are the sums of their months."""
-    families: dict[str, list[Reading]] = {}
+) -> AsyncGenerator[dict[str, IndicatorFacts], None]:
+    """Every indicator's facts, summed per person in SQL, yielded one fact kind at a time:
+    one statement per kind of per-fact figure (plain ratios; normalised gains, which read an
+    attribute), plus one per indicator that takes medians. Months are kept apart only where
+    a rule looks at them; the period and the window are the sums of their months.
+
+    The next statement is already running in the database while rows are turned into
+    figures (in a thread) and while the caller works on what was yielded: the database and
+    Python each keep a core busy instead of taking turns. Close the generator (``aclosing``)
+    when stopping early: it waits for the statement still running.
+    """
+    tx = require_tenant(tenant)
+    by_kind: dict[str, list[Reading]] = {}
     for reading in readings:
-        families.setdefault(_ratio(reading.indicator), []).append(reading)
+        by_kind.setdefault(reading.indicator.fact_kind, []).append(reading)
+    queue: list[tuple[str, _Statement]] = []
+    for kind, members in sorted(by_kind.items()):
+        families: dict[str, list[Reading]] = {}
+        for reading in members:
+            families.setdefault(_ratio(reading.indicator), []).append(reading)
+        for ratio, family in families.items():
+            queue.append(
+                (kind, _family_statement(ratio, family, window_start, period_start, period_end))
+            )
+        for reading in members:
+            if reading.indicator.aggregation == "median":
+                queue.append(
+                    (kind, _median_statement(reading, window_start, period_start, period_end))
+                )
+
+    def start(statement: _Statement) -> asyncio.Future[list[Any]]:
+        return asyncio.ensure_future(tx.fetch(statement.sql, tenant, *statement.args))
+
+    pending = start(queue[0][1]) if queue else None
     found: dict[str, IndicatorFacts] = {}
-    for ratio, members in families.items():
-        found.update(
-            await _read_family(tenant, ratio, members, window_start, period_start, period_end)
-        )
-    medians = [r for r in readings if r.indicator.aggregation == "median"]
-    if medians:
-        await _read_medians(tenant, medians, found, window_start, period_start, period_end)
-    return found
+    try:
+        for position, (kind, statement) in enumerate(queue):
+            assert pending is not None
+            rows = await pending
+            following = queue[position + 1] if position + 1 < len(queue) else None
+            pending = start(following[1]) if following is not None else None
+            await asyncio.to_thread(statement.finish, rows, found)
+            if following is None or following[0] != kind:
+                yield found
+                found = {}
+    finally:
+        if pending is not None:
+            # A caller that stops early gets its transaction back with no statement in
+            # flight; that statement's own failure, if any, shows on the caller's next one.
+            with suppress(Exception):
+                await pending
 
 
-async def _read_family(
-    tenant: TenantID,
+def _family_statement(
     ratio: str,
     readings: Sequence[Reading],
     window_start: datetime,
     period_start: datetime,
     period_end: datetime,
-) -> dict[str, IndicatorFacts]:
-    tx = require_tenant(tenant)
+) -> _Statement:
+    """Facts summed per person, kind and month bucket, then the buckets summed per person
+    and kind into the period and the window, with the months a rule looks at as arrays:
+    one row per person and kind crosses to Python, not one per month."""
     kinds = sorted({r.indicator.fact_kind for r in readings})
-    # Parameters: $1 tenant, $2 kinds, $3 window start, $4 period end, then per kind the start
-    # of its months, then the limits. Every figure and name in the text is a placeholder.
-    args: list[Any] = [tenant, kinds, window_start, period_end]
     month_starts: dict[str, datetime] = {}
     for reading in readings:
         kind = reading.indicator.fact_kind
         month_starts[kind] = min(month_starts.get(kind, reading.months_start), reading.months_start)
+    cuts, month_of, first_period_bucket = bucket_boundaries(
+        min(month_starts.values()), period_start, period_end
+    )
+    # Parameters: $1 tenant, $2 kinds, $3 window start, $4 period end, $5 the bucket
+    # boundaries, $6 the period's first bucket, then per kind the start of its months, then
+    # the limits. Every figure and name in the text is a placeholder.
+    args: list[Any] = [kinds, window_start, period_end, cuts, first_period_bucket]
     cases = []
     for kind in kinds:
         args += [kind, month_starts[kind]]
-        cases.append(f"WHEN ${len(args) - 1} THEN ${len(args)}::timestamptz")
-    columns: list[str] = []
-    limit_columns: dict[str, tuple[int, int, int]] = {}
+        cases.append(f"WHEN ${len(args)} THEN ${len(args) + 1}::timestamptz")
+    summed = [
+        "count(*)", "sum(value)", "sum(COALESCE(denominator, 1))", f"sum({ratio})",
+        f"sum({ratio} * {ratio})",
+    ]  # fmt: skip
+    columns: dict[str, _Columns] = {}
     for reading in readings:
         indicator = reading.indicator
         if indicator.limit is None:
-            limit_columns[indicator.code] = (0, 0, 0)
+            columns[indicator.code] = _Columns()
             continue
-        base = len(columns) + 8  # after employee, kind, month and five sums
+        at = len(summed)
         args += [indicator.fact_kind, indicator.limit]
-        at_kind, at_limit = len(args) - 1, len(args)
+        at_kind, at_limit = len(args), len(args) + 1
         if indicator.aggregation == "share_within":
             stretched = reading.stretched_limit
             args.append(stretched if stretched is not None else indicator.limit)
-            columns += [
-                f"(count(*) FILTER (WHERE kind = ${at_kind} AND value <= ${at_limit}))::int",
-                f"(count(*) FILTER (WHERE kind = ${at_kind} AND value <= ${len(args)}))::int",
+            summed += [
+                f"count(*) FILTER (WHERE kind = ${at_kind} AND value <= ${at_limit})",
+                f"count(*) FILTER (WHERE kind = ${at_kind} AND value <= ${len(args) + 1})",
             ]
-            limit_columns[indicator.code] = (base, base + 1, 0)
+            columns[indicator.code] = _Columns(within=at, stretched=at + 1)
         else:  # count_at_least
-            columns.append(
-                f"(count(*) FILTER (WHERE kind = ${at_kind} AND value >= ${at_limit}))::int"
-            )
-            limit_columns[indicator.code] = (0, 0, base)
-    month = (
-        "(extract(year FROM occurred_at AT TIME ZONE 'UTC')::int * 12 "
-        "+ extract(month FROM occurred_at AT TIME ZONE 'UTC')::int)"
-    )
-    extra = "".join(f", {column}" for column in columns)
-    rows = await tx.fetch(
-        f"SELECT employee_id, kind, "  # noqa: S608 - built from constants and placeholders
-        f"CASE WHEN occurred_at >= (CASE kind {' '.join(cases)} END) THEN {month} ELSE 0 END "
-        "AS month, count(*)::int AS n, sum(value) AS sum_v, "
-        f"sum(COALESCE(denominator, 1)) AS sum_d, sum({ratio}) AS ratio, "
-        f"sum({ratio} * {ratio}) AS ratio_sq{extra} "
+            summed.append(f"count(*) FILTER (WHERE kind = ${at_kind} AND value >= ${at_limit})")
+            columns[indicator.code] = _Columns(at_least=at)
+    names = [f"c{i}" for i in range(len(summed))]
+    inner = ", ".join(f"{sql} AS {name}" for sql, name in zip(summed, names, strict=True))
+    period = ", ".join(f"sum({name}) FILTER (WHERE b >= $6)" for name in names)
+    window = ", ".join(f"sum({name}) FILTER (WHERE b < $6)" for name in names)
+    arrays = ", ".join(f"array_agg({name} ORDER BY b) FILTER (WHERE b > 0)" for name in names)
+    sql = (
+        f"SELECT employee_id, kind, {period}, {window}, "  # noqa: S608 - constants, placeholders
+        f"array_agg(b ORDER BY b) FILTER (WHERE b > 0), {arrays} FROM ("
+        f"SELECT employee_id, kind, CASE WHEN occurred_at >= (CASE kind {' '.join(cases)} END) "
+        f"THEN width_bucket(occurred_at, $5::timestamptz[]) ELSE 0 END AS b, {inner} "
         "FROM facts WHERE tenant_id = $1 AND kind = ANY($2::text[]) "
         "AND superseded_at IS NULL AND occurred_at >= $3 AND occurred_at < $4 "
-        "GROUP BY 1, 2, 3",
-        *args,
+        "GROUP BY 1, 2, 3) buckets GROUP BY 1, 2"
     )
-    first_period_month = period_start.year * 12 + period_start.month
-    by_kind: dict[str, list[Any]] = {}
-    for row in rows:
-        by_kind.setdefault(row[1], []).append(row)
-    found: dict[str, IndicatorFacts] = {}
-    for reading in readings:
-        code = reading.indicator.code
-        limits = limit_columns[code]
-        period: dict[UUID, _Sums] = {}
-        window: dict[UUID, _Sums] = {}
-        months: dict[UUID, dict[int, Stats]] = {}
-        for row in by_kind.get(reading.indicator.fact_kind, ()):
-            person, bucket = row[0], row[2]
-            target = period if bucket >= first_period_month else window
-            sums = target.get(person)
-            if sums is None:
-                sums = target[person] = _Sums()
-            sums.add(row, limits)
-            if bucket:
-                series = months.get(person)
-                if series is None:
-                    series = months[person] = {}
-                series[bucket] = _month(row, limits)
-        found[code] = IndicatorFacts(
-            period={person: sums.stats() for person, sums in period.items()},
-            window={person: sums.stats() for person, sums in window.items()},
-            months=months,
-        )
-    return found
+    width = len(summed)
 
-
-async def _read_medians(
-    tenant: TenantID,
-    readings: Sequence[Reading],
-    found: dict[str, IndicatorFacts],
-    window_start: datetime,
-    period_start: datetime,
-    period_end: datetime,
-) -> None:
-    """Medians are not sums of months: one grouping-sets pass per indicator gives them per
-    person for the period, the window and each month its rules look at."""
-    tx = require_tenant(tenant)
-    for reading in readings:
-        indicator = reading.indicator
-        ratio = _ratio(indicator)
-        rows = await tx.fetch(
-            "SELECT employee_id, occurred_at >= $3 AS in_period, "  # noqa: S608 - constants
-            "CASE WHEN occurred_at >= $5 THEN (extract(year FROM occurred_at AT TIME ZONE "
-            "'UTC')::int * 12 + extract(month FROM occurred_at AT TIME ZONE 'UTC')::int) "
-            "ELSE 0 END AS month, "
-            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {ratio}) AS median "
-            "FROM facts WHERE tenant_id = $1 AND kind = $2 AND superseded_at IS NULL "
-            "AND occurred_at >= $4 AND occurred_at < $6 "
-            "GROUP BY GROUPING SETS ((employee_id, in_period), (employee_id, month))",
-            tenant,
-            indicator.fact_kind,
-            period_start,
-            window_start,
-            reading.months_start,
-            period_end,
-        )
-        facts = found[indicator.code]
+    def finish(rows: list[Any], found: dict[str, IndicatorFacts]) -> None:
+        by_kind: dict[str, list[tuple[Any, ...]]] = {}
         for row in rows:
-            person = row["employee_id"]
-            if row["month"] is None:
-                bucket = facts.period if row["in_period"] else facts.window
-                if person in bucket:
-                    bucket[person] = replace(bucket[person], median_ratio=row["median"])
-            elif row["month"]:
-                series = facts.months.get(person, {})
-                if row["month"] in series:
-                    series[row["month"]] = replace(series[row["month"]], median_ratio=row["median"])
+            by_kind.setdefault(row[1], []).append(tuple(row))
+        for reading in readings:
+            places = columns[reading.indicator.code]
+            facts = found[reading.indicator.code] = IndicatorFacts(period={}, window={}, months={})
+            for values in by_kind.get(reading.indicator.fact_kind, ()):
+                person = values[0]
+                if values[2]:
+                    facts.period[person] = places.stats(values[2 : 2 + width])
+                if values[2 + width]:
+                    facts.window[person] = places.stats(values[2 + width : 2 + 2 * width])
+                if values[2 + 2 * width]:
+                    facts.months[person] = Months(month_of, places, values[2 + 2 * width :])
+
+    return _Statement(sql, args, finish)
+
+
+def _median_statement(
+    reading: Reading, window_start: datetime, period_start: datetime, period_end: datetime
+) -> _Statement:
+    """Medians are not sums of months: one grouping-sets pass gives an indicator's medians
+    per person for the period, the window and each month its rules look at. Its family's
+    statement must have been finished first."""
+    indicator = reading.indicator
+    sql = (
+        "SELECT employee_id, occurred_at >= $3 AS in_period, "  # noqa: S608 - constants
+        "CASE WHEN occurred_at >= $5 THEN date_trunc('month', occurred_at, 'UTC') END "
+        "AS month, "
+        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {_ratio(indicator)}) AS median "
+        "FROM facts WHERE tenant_id = $1 AND kind = $2 AND superseded_at IS NULL "
+        "AND occurred_at >= $4 AND occurred_at < $6 "
+        "GROUP BY GROUPING SETS ((employee_id, in_period), (employee_id, month))"
+    )
+    args = [indicator.fact_kind, period_start, window_start, reading.months_start, period_end]
+
+    def finish(rows: list[Any], found: dict[str, IndicatorFacts]) -> None:
+        facts = found[indicator.code]
+        for person, in_period, month, median in rows:
+            if in_period is not None:
+                stats = (facts.period if in_period else facts.window).get(person)
+                if stats is not None:
+                    stats.median_ratio = median
+            elif month is not None and person in facts.months:
+                facts.months[person].set_median(month.year * 12 + month.month, median)
+
+    return _Statement(sql, args, finish)
 
 
 @dataclass(frozen=True)

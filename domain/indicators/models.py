@@ -170,6 +170,9 @@ class Scorecard(TenantModel):
     computed_at = fields.DatetimeField()
     # The lines (``ScorecardLine.as_json``), in the indicator set's order.
     lines: list[dict[str, Any]] = fields.JSONField(default=list)
+    # A digest of what the last recomputation wrote (None once anything else changed the
+    # card): the next one rewrites the card only when its digest differs.
+    digest = fields.BinaryField(null=True)
 
     class Meta:
         table = "scorecards"

@@ -13,10 +13,14 @@ the same figures.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import gc
+import hashlib
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -93,7 +97,11 @@ class Line(ScorecardLine):
     rules: list[Adjustment] = field(default_factory=list, kw_only=True)
 
     def as_json(self) -> dict[str, Any]:
-        stored = super().as_json()
+        # The instance's dict less this class's own fields: a recomputation stores tens of
+        # thousands of lines, and copying a dict is faster than reading each field.
+        stored = self.__dict__.copy()
+        del stored["definition"], stored["rules"]
+        stored["status"] = self.status.value
         stored["adjustments"] = [rule.as_json() for rule in self.rules]
         return stored
 
@@ -192,6 +200,21 @@ def _curve(
 # --- the engine ------------------------------------------------------------------------------
 
 
+@contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """Pause Python's cycle collector for a recomputation: it makes a few hundred thousand
+    small objects, none of them in cycles, and the collector would walk them all again and
+    again (about a fifth of the time). The process's other work only collects cycles later;
+    when two recomputations overlap, the collector is back as soon as the first ends."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
 class ScoringService:
     async def recompute(self, tenant: TenantID, period_id: UUID) -> RecomputeSummary:
         """Recompute an open period's baselines, adjustments and scorecards.
@@ -207,9 +230,10 @@ class ScoringService:
         pack = await pack_of(tenant)
         run = _Run(tenant, period, definition, blend=pack.scorecard.blend)
         await agg.batch_memory(tenant)
-        await run.gather()
-        run.score()
-        await run.store()
+        with _without_cycle_collection():
+            await run.gather()
+            await run.score()
+            await run.store()
         return RecomputeSummary(
             period_id=period.id,
             employees=len(run.cards),
@@ -257,7 +281,6 @@ class _Run:
         longest = max([r.months for r in self.quality], default=0)
         self.window = _window(period, max(longest, self.watch.length if self.watch else 1))
         self.people: list[RosterEntry] = []
-        self.facts: dict[str, IndicatorFacts] = {}
         self.stretched_units: dict[str, dict[UUID, Adjustment]] = defaultdict(dict)
         self.reviews: dict[UUID, tuple[float, int]] = {}
         self.bands: dict[str, agg.BandHistory] = {}
@@ -271,10 +294,28 @@ class _Run:
     # --- reading ---------------------------------------------------------------------------
 
     async def gather(self) -> None:
+        """Read what scoring needs besides the facts (``score`` reads those as it goes)."""
         tenant, w = self.tenant, self.window
         self.people = await agg.roster(tenant)
         for rule in self.spikes:
             await self._demand_spike(rule)
+        for indicator in self.definition.indicators:
+            if indicator.target.policy == "baseline" and indicator.target.baseline == "band":
+                self.bands[indicator.code] = await agg.band_history(
+                    tenant,
+                    indicator,
+                    window_start=w.window_start,
+                    period_start=w.period_start,
+                    period_end=w.period_end,
+                )
+        if self.blend is not None:
+            self.reviews = await agg.review_ratings(
+                tenant, self.blend.sources, period_start=w.period_start, period_end=w.period_end
+            )
+        self.manager_adjustments = await agg.manager_adjustments(tenant, self.period.id)
+
+    def _readings(self) -> list[agg.Reading]:
+        w = self.window
         readings = []
         for indicator in self.definition.indicators:
             # Months are kept apart only as far back as a rule looks at this indicator; the
@@ -292,30 +333,7 @@ class _Run:
                     stretched_limit=self._stretched_limit(indicator.code),
                 )
             )
-        self.facts = await agg.indicator_facts(
-            tenant,
-            readings,
-            window_start=w.window_start,
-            period_start=w.period_start,
-            period_end=w.period_end,
-        )
-        for facts in self.facts.values():
-            self.facts_read += sum(s.facts for s in facts.period.values())
-            self.facts_read += sum(s.facts for s in facts.window.values())
-        for indicator in self.definition.indicators:
-            if indicator.target.policy == "baseline" and indicator.target.baseline == "band":
-                self.bands[indicator.code] = await agg.band_history(
-                    tenant,
-                    indicator,
-                    window_start=w.window_start,
-                    period_start=w.period_start,
-                    period_end=w.period_end,
-                )
-        if self.blend is not None:
-            self.reviews = await agg.review_ratings(
-                tenant, self.blend.sources, period_start=w.period_start, period_end=w.period_end
-            )
-        self.manager_adjustments = await agg.manager_adjustments(tenant, self.period.id)
+        return readings
 
     def _stretched_limit(self, code: str) -> float | None:
         limits = {
@@ -378,16 +396,28 @@ class _Run:
 
     # --- computing ---------------------------------------------------------------------------
 
-    def score(self) -> None:
+    async def score(self) -> None:
+        """Score every line, one fact kind at a time as its facts arrive (in a thread, so
+        that the database works on the next kind meanwhile), then the cards."""
         for person in self.people:
             self.cards[person.employee_id] = Card(person=person, lines=[])
         by_level: dict[str, list[RosterEntry]] = defaultdict(list)
         for person in self.people:
             by_level[person.level].append(person)
-        for indicator in self.definition.indicators:
-            for level, members in sorted(by_level.items()):
-                self._score_indicator(indicator, level, members)
+        w = self.window
+        reads = agg.indicator_facts_by_kind(
+            self.tenant,
+            self._readings(),
+            window_start=w.window_start,
+            period_start=w.period_start,
+            period_end=w.period_end,
+        )
+        async with aclosing(reads):
+            async for found in reads:
+                await asyncio.to_thread(self._score_facts, found, by_level)
+        order = {indicator.code: i for i, indicator in enumerate(self.definition.indicators)}
         for card in self.cards.values():
+            card.lines.sort(key=lambda line: order[line.indicator])
             self._total(card)
         self._percentiles(by_level)
         self.stored_adjustments = [
@@ -400,10 +430,25 @@ class _Run:
             if adjustment.employee_id is not None
         ]
 
-    def _score_indicator(
-        self, indicator: IndicatorDefinition, level: str, members: Sequence[RosterEntry]
+    def _score_facts(
+        self, found: dict[str, IndicatorFacts], by_level: dict[str, list[RosterEntry]]
     ) -> None:
-        facts = self.facts[indicator.code]
+        for indicator in self.definition.indicators:
+            facts = found.get(indicator.code)
+            if facts is None:
+                continue
+            self.facts_read += sum(s.facts for s in facts.period.values())
+            self.facts_read += sum(s.facts for s in facts.window.values())
+            for level, members in sorted(by_level.items()):
+                self._score_indicator(indicator, facts, level, members)
+
+    def _score_indicator(
+        self,
+        indicator: IndicatorDefinition,
+        facts: IndicatorFacts,
+        level: str,
+        members: Sequence[RosterEntry],
+    ) -> None:
         # The level's baseline: each person's window actual, the median over the level with
         # the person left out. Counts are scaled from the window's length to the period's.
         scale = self.window.period_fraction if indicator.aggregation in COUNTING else 1.0
@@ -565,7 +610,7 @@ class _Run:
             if indicator.code in rule.indicators:
                 self._sustained_quality(rule, line, person, facts)
         if self.watch is not None:
-            self._watch_run(self.watch, line, facts.months.get(pid, {}))
+            self._watch_run(self.watch, line, facts.months.get(pid) or {})
         curve = _curve(line.threshold, line.target, line.stretch, indicator.direction)
         line.achievement = curve.achievement_of(line.actual)
         line.points = curve.points(line.actual)
@@ -614,7 +659,7 @@ class _Run:
     ) -> None:
         indicator = line.definition
         months = self.window.months[-rule.months :]
-        series = facts.months.get(person.employee_id, {})
+        series: Mapping[int, Stats] = facts.months.get(person.employee_id, {})
         reference = line.baseline
         if reference is None:
             return
@@ -704,7 +749,7 @@ class _Run:
             )
         )
 
-    def _watch_run(self, rule: WatchRule, line: Line, series: dict[int, Stats]) -> None:
+    def _watch_run(self, rule: WatchRule, line: Line, series: Mapping[int, Stats]) -> None:
         reference = line.baseline
         # A month's count is not comparable with a period's baseline count, and a month
         # without a patent says nothing: counts are never watched.
@@ -878,17 +923,38 @@ _CARD_COLUMNS = (
     "id", "tenant_id", "period_id", "employee_id", "level", "org_unit_id", "status",
     "indicator_total", "review_points", "review_responses", "blended_total", "adjustment",
     "total", "percentile", "scored_weight", "details", "indicator_set_version", "computed_at",
-    "lines",
+    "lines", "digest",
 )  # fmt: skip
 _CARD_UPDATED = (
     "level", "org_unit_id", "status", "indicator_total", "review_points", "review_responses",
     "blended_total", "total", "percentile", "scored_weight", "details",
-    "indicator_set_version", "computed_at", "lines",
+    "indicator_set_version", "computed_at", "lines", "digest",
 )  # fmt: skip
 
 
 def _lines_json(lines: Sequence[Line]) -> str:
     return _json([line.as_json() for line in lines])
+
+
+def _card_record(
+    tenant: TenantID, period_id: UUID, version: int, now: datetime, card: Card
+) -> tuple[Any, ...]:
+    """A card as a row of ``_CARD_COLUMNS``, its digest over everything but id and time."""
+    person = card.person
+    figures = (
+        person.level, person.org_unit_id, card.status.value, card.indicator_total,
+        card.review_points, card.review_responses, card.blended_total, card.adjustment,
+        card.total, card.percentile, card.scored_weight, version,
+    )  # fmt: skip
+    details, lines = _json(card.details), _lines_json(card.lines)
+    digest = hashlib.blake2b(
+        b"\0".join((orjson.dumps(figures, default=str), details.encode(), lines.encode())),
+        digest_size=16,
+    ).digest()
+    return (
+        uuid4(), tenant, period_id, person.employee_id, *figures[:-1], details, version, now,
+        lines, digest,
+    )  # fmt: skip
 
 
 async def _upsert_scorecards(
@@ -900,37 +966,36 @@ async def _upsert_scorecards(
     cards: Iterable[Card],
 ) -> None:
     """Insert or refresh each person's scorecard with its lines (a manager's adjustment
-    stays)."""
+    stays). A card whose digest is the stored one is left alone, its ``computed_at``
+    included: most recomputations follow a few new facts, and rewriting (or comparing)
+    every card's lines would cost more than computing them."""
+    stored = {
+        row["employee_id"]: row["digest"]
+        for row in await conn.fetch(
+            "SELECT employee_id, digest FROM scorecards WHERE tenant_id = $1 AND period_id = $2",
+            tenant,
+            period_id,
+        )
+    }
+    records = [
+        record
+        for record in (_card_record(tenant, period_id, version, now, card) for card in cards)
+        if stored.get(record[3]) != record[-1]
+    ]
+    if not records:
+        return
     stage = "stage_scorecards"
     await conn.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE scorecards INCLUDING DEFAULTS) "
         "ON COMMIT DROP"
     )
     await conn.execute(f"TRUNCATE {stage}")
-    records = [
-        (
-            uuid4(), tenant, period_id, card.person.employee_id, card.person.level,
-            card.person.org_unit_id, card.status.value, card.indicator_total, card.review_points,
-            card.review_responses, card.blended_total, card.adjustment, card.total,
-            card.percentile, card.scored_weight, _json(card.details), version, now,
-            _lines_json(card.lines),
-        )
-        for card in cards
-    ]  # fmt: skip
-    if not records:
-        return
     await conn.copy_records_to_table(stage, records=records, columns=list(_CARD_COLUMNS))
     names = ", ".join(_CARD_COLUMNS)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _CARD_UPDATED)
-    # A card whose figures did not change is left alone (its computed_at included): most
-    # recomputations follow a few new facts, and rewriting every row would only bloat it.
-    compared = [c for c in _CARD_UPDATED if c != "computed_at"]
-    old = ", ".join(f"scorecards.{c}" for c in compared)
-    new = ", ".join(f"EXCLUDED.{c}" for c in compared)
     await conn.execute(
         f"INSERT INTO scorecards ({names}) SELECT {names} FROM {stage} "  # noqa: S608
-        f"ON CONFLICT (tenant_id, period_id, employee_id) DO UPDATE SET {updates} "
-        f"WHERE ({old}) IS DISTINCT FROM ({new})"
+        f"ON CONFLICT (tenant_id, period_id, employee_id) DO UPDATE SET {updates}"
     )
 
 

@@ -79,6 +79,10 @@ async def test_an_adjustment_moves_the_total_and_is_audited() -> None:
     again = await scorecard_of(tenant, period, person)
     assert (again.adjustment, again.adjustment_comment) == (4.5, COMMENT)
     assert again.total == pytest.approx(card.blended_total + 4.5)
+    # the adjusted card was no longer what the last recomputation wrote: this one rewrote it
+    assert adjusted.digest is None
+    assert again.digest is not None
+    assert again.computed_at > card.computed_at
 
 
 async def _period_and_person(tenant: Tenant, card: Scorecard) -> tuple[Period, Employee]:

@@ -207,6 +207,34 @@ async def test_three_months_worse_than_baseline_is_only_a_watch() -> None:
     assert not (await _lines(tenant, period, peers[0]))["on_time_delivery"].watch
 
 
+async def test_a_term_starting_within_a_month_splits_that_month_between_window_and_term() -> None:
+    # given: a term from 20 Feb to 10 Jul; five escaped defects on 5 Feb (before the term),
+    # five caught on 25 Feb (in it), and one escaped on 15 Jul (after it). The escape rate
+    # keeps 12 months apart for its sustained-quality rule, February among them.
+    tenant = await create_tenant()
+    person = await create_employee(tenant, level="junior")
+    escaped, caught = {"value": 1.0, "denominator": 1.0}, {"value": 0.0, "denominator": 1.0}
+    rows = (
+        [{**escaped, "at": datetime(2026, 2, 5, tzinfo=UTC)}] * 5
+        + [{**caught, "at": datetime(2026, 2, 25, tzinfo=UTC)}] * 5
+        + [{**escaped, "at": datetime(2026, 7, 15, tzinfo=UTC)}]
+    )
+    await record_facts(tenant, person, "defect", rows)
+    period = await create_period(
+        tenant, code="2026-T1", kind="term", starts_on=date(2026, 2, 20), ends_on=date(2026, 7, 10)
+    )
+    # when
+    await recompute(tenant, period)
+    # then: the term counts its five, the window the five before it
+    line = (await _lines(tenant, period, person))["escaped_defect_rate"]
+    assert (line.n, line.facts, line.raw_actual) == (5, 5, 0.0)
+    async with tenant_transaction(tenant_id(tenant)):
+        baseline = await LevelBaseline.get(
+            period_id=period.id, indicator="escaped_defect_rate", level="junior"
+        )
+    assert baseline.facts == 5
+
+
 async def _snapshot(tenant: Tenant, period: Period) -> list[tuple[Any, ...]]:
     async with tenant_transaction(tenant_id(tenant)):
         cards = await Scorecard.filter(period_id=period.id).order_by("employee_id")
@@ -241,6 +269,34 @@ async def test_recomputing_twice_gives_identical_scorecards_and_closing_freezes_
         await recompute(tenant, period)
     assert caught.value.code == ErrorCode.CONFLICT
     assert await _snapshot(tenant, period) == first
+
+
+async def test_a_recomputation_rewrites_only_the_cards_whose_figures_changed() -> None:
+    tenant = await create_tenant()
+    senior = await create_employee(tenant, level="senior")
+    junior = await create_employee(tenant, level="junior")
+    for person in (senior, junior):
+        await record_facts(tenant, person, "due_item", on_time(6, 2))
+    period = await create_period(tenant)
+    await recompute(tenant, period)
+    first = {p.id: await scorecard_of(tenant, period, p) for p in (senior, junior)}
+    # when nothing changed, nothing is written
+    await recompute(tenant, period)
+    for person in (senior, junior):
+        unchanged = await scorecard_of(tenant, period, person)
+        assert (unchanged.computed_at, unchanged.digest) == (
+            first[person.id].computed_at,
+            first[person.id].digest,
+        )
+    # when one person's facts change, only their card is rewritten
+    await record_facts(tenant, senior, "due_item", on_time(4, 0))
+    await recompute(tenant, period)
+    rewritten = await scorecard_of(tenant, period, senior)
+    assert rewritten.computed_at > first[senior.id].computed_at
+    assert rewritten.digest != first[senior.id].digest
+    assert (await _lines(tenant, period, senior))["on_time_delivery"].n == 12
+    kept = await scorecard_of(tenant, period, junior)
+    assert kept.computed_at == first[junior.id].computed_at
 
 
 async def test_scores_never_mix_tenants() -> None:
