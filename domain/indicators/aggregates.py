@@ -220,10 +220,10 @@ async def indicator_facts_by_kind(
     attribute), plus one per indicator that takes medians. Months are kept apart only where
     a rule looks at them; the period and the window are the sums of their months.
 
-    The next statement is already running in the database while rows are turned into
-    figures (in a thread) and while the caller works on what was yielded: the database and
-    Python each keep a core busy instead of taking turns. Close the generator (``aclosing``)
-    when stopping early: it waits for the statement still running.
+    The statements run back to back while rows are turned into figures (in a thread) and
+    while the caller works on what was yielded: the database and Python each keep a core
+    busy instead of taking turns. Close the generator (``aclosing``) when stopping early: it
+    waits for the statement still running and starts no other.
     """
     tx = require_tenant(tenant)
     by_kind: dict[str, list[Reading]] = {}
@@ -244,27 +244,45 @@ async def indicator_facts_by_kind(
                     (kind, _median_statement(reading, window_start, period_start, period_end))
                 )
 
-    def start(statement: _Statement) -> asyncio.Future[list[Any]]:
-        return asyncio.ensure_future(tx.fetch(statement.sql, tenant, *statement.args))
+    # The statements run one after the other on the transaction's connection, in a task of
+    # their own, as fast as the database answers; their rows wait in ``results``.
+    results: asyncio.Queue[list[Any]] = asyncio.Queue()
+    stopping = asyncio.Event()
 
-    pending = start(queue[0][1]) if queue else None
+    async def read_all() -> None:
+        for _, statement in queue:
+            if stopping.is_set():
+                return
+            await results.put(await tx.fetch(statement.sql, tenant, *statement.args))
+
+    reader = asyncio.ensure_future(read_all())
     found: dict[str, IndicatorFacts] = {}
     try:
         for position, (kind, statement) in enumerate(queue):
-            assert pending is not None
-            rows = await pending
-            following = queue[position + 1] if position + 1 < len(queue) else None
-            pending = start(following[1]) if following is not None else None
+            rows = await _next(results, reader)
             await asyncio.to_thread(statement.finish, rows, found)
-            if following is None or following[0] != kind:
+            if position + 1 == len(queue) or queue[position + 1][0] != kind:
                 yield found
                 found = {}
     finally:
-        if pending is not None:
-            # A caller that stops early gets its transaction back with no statement in
-            # flight; that statement's own failure, if any, shows on the caller's next one.
-            with suppress(Exception):
-                await pending
+        # A caller that stops early gets its transaction back with no statement in flight;
+        # that statement's own failure, if any, shows on the caller's next one.
+        stopping.set()
+        with suppress(Exception):
+            await reader
+
+
+async def _next(results: asyncio.Queue[list[Any]], reader: asyncio.Future[None]) -> list[Any]:
+    """The next statement's rows, or the reader's error as soon as it has one."""
+    if results.empty():
+        waiting = asyncio.ensure_future(results.get())
+        await asyncio.wait((waiting, reader), return_when=asyncio.FIRST_COMPLETED)
+        if not waiting.done():
+            waiting.cancel()
+            reader.result()  # raises what the reader raised
+            raise RuntimeError("the facts reader stopped before its last statement")
+        return waiting.result()
+    return results.get_nowait()
 
 
 def _family_statement(

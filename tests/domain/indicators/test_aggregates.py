@@ -6,7 +6,11 @@ from __future__ import annotations
 from contextlib import aclosing
 from datetime import UTC, datetime
 
+import pytest
+from asyncpg.exceptions import DataError
+
 from domain.indicators import aggregates as agg
+from domain.indicators.models import Fact
 from domain.templates.registry import pack_for
 from tenants.scope import tenant_transaction
 from tests.factories import create_tenant, tenant_id
@@ -80,3 +84,38 @@ async def test_stopping_early_leaves_the_transaction_usable() -> None:
                 assert found
                 break  # the next kind's statement is running now
         assert await tx.fetchval("SELECT count(*) FROM facts WHERE tenant_id = $1", tid) == 1
+
+
+async def test_a_failing_statement_is_raised_to_the_caller() -> None:
+    # given: good items delivered, and a defect count the service would refuse (a zero
+    # denominator) written past it
+    tenant = await create_tenant()
+    person = await create_employee(tenant, level="senior")
+    at = datetime(2026, 5, 6, tzinfo=UTC)
+    await record_facts(tenant, person, "due_item", [{**r, "at": at} for r in on_time(2, 0)])
+    tid = tenant_id(tenant)
+    async with tenant_transaction(tid):
+        await Fact.create(
+            tenant_id=tid, employee_id=person.id, kind="item_defects", occurred_at=at,
+            value=1.0, denominator=0.0, source="test", recorded_at=at,
+        )  # fmt: skip
+    seen: list[str] = []
+
+    async def read() -> None:
+        async with tenant_transaction(tid):
+            reads = agg.indicator_facts_by_kind(
+                tid,
+                _readings("on_time_delivery", "defects_per_item"),
+                window_start=datetime(2025, 4, 1, tzinfo=UTC),
+                period_start=APR,
+                period_end=JUL,
+            )
+            async with aclosing(reads):
+                async for found in reads:
+                    seen.extend(found)
+
+    # when the second kind's statement divides by it, then what was read before has
+    # arrived and the database's error follows
+    with pytest.raises(DataError, match="division by zero"):
+        await read()
+    assert seen == ["on_time_delivery"]
