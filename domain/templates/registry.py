@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from domain.templates.indicators import IndicatorPack
+from domain.templates.work_items import WorkItemKind, check_work_item_kinds
 
 PACKS_DIR = Path(__file__).with_name("packs")
 
@@ -129,6 +130,7 @@ class PackFile(IndicatorPack):
     feedback_criteria: tuple[Coded, ...] = Field(min_length=1)
     feedback_sources: tuple[Literal[FEEDBACK_SOURCES], ...] = Field(min_length=1)  # type: ignore[valid-type]
     custom_fields: tuple[CustomFieldSeed, ...] = ()
+    work_item_kinds: tuple[WorkItemKind, ...] = ()
 
     @model_validator(mode="after")
     def _unique_codes(self) -> PackFile:
@@ -138,6 +140,7 @@ class PackFile(IndicatorPack):
         _require_unique([kind.code for kind in self.engagement_kinds], "engagement_kinds")
         _require_unique([c.code for c in self.feedback_criteria], "feedback_criteria")
         _require_unique([f.key for f in self.custom_fields], "custom_fields")
+        check_work_item_kinds(self.work_item_kinds, self.fact_kinds)
         if self.scorecard.blend is not None:
             unknown = set(self.scorecard.blend.sources) - set(self.feedback_sources)
             if unknown:
@@ -154,6 +157,9 @@ class PackFile(IndicatorPack):
 
     def org_unit_kind(self, code: str) -> Coded | None:
         return next((kind for kind in self.org_unit_kinds if kind.code == code), None)
+
+    def work_item_kind(self, code: str) -> WorkItemKind | None:
+        return next((kind for kind in self.work_item_kinds if kind.code == code), None)
 
 
 def _require_unique(codes: list[str], what: str) -> None:

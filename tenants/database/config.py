@@ -20,6 +20,7 @@ MODEL_MODULES = [
     "domain.feedback.models",
     "domain.audit.models",
     "domain.indicators.models",
+    "domain.work.models",
 ]
 
 
