@@ -149,6 +149,15 @@ async def current_facts_by_key(
     return {row.external_key: row for row in rows if row.external_key is not None}
 
 
+async def current_facts_by_key_prefix(tenant: TenantID, source: str, prefix: str) -> list[Fact]:
+    """Current facts of ``source`` whose external key starts with ``prefix`` (the facts one
+    work item derived, say)."""
+    require_tenant(tenant)
+    return await Fact.filter(
+        source=source, external_key__startswith=prefix, superseded_at=None
+    ).order_by("external_key")
+
+
 async def get_fact(tenant: TenantID, fact_id: UUID) -> Fact | None:
     require_tenant(tenant)
     return await Fact.get_or_none(id=fact_id)
@@ -162,8 +171,11 @@ async def insert_fact(tenant: TenantID, **values: Any) -> Fact:
         raise DuplicateError("externalKey") from exc
 
 
-async def supersede_fact(tenant: TenantID, fact_id: UUID, by: UUID, at: datetime) -> bool:
-    """Mark a current fact superseded; False when it already was (a concurrent correction)."""
+async def supersede_fact(
+    tenant: TenantID, fact_id: UUID, by: UUID | None, at: datetime
+) -> bool:
+    """Mark a current fact superseded (by nothing: retracted); False when it already was (a
+    concurrent correction)."""
     tx = require_tenant(tenant)
     status = await tx.execute(
         "UPDATE facts SET superseded_at = $3, superseded_by = $2 "

@@ -285,6 +285,19 @@ class FactService:
         )
         return fact
 
+    async def retract(self, tenant: TenantID, facts: Sequence[Fact]) -> int:
+        """Supersede current facts with nothing: what derived them no longer does (a
+        complaint no longer caused by R&D, say). They stay, marked; returns how many."""
+        now = datetime.now(UTC)
+        retracted = [f for f in facts if await repo.supersede_fact(tenant, f.id, None, now)]
+        if retracted:
+            await recompute_requests.touched(
+                tenant,
+                min(f.occurred_at for f in retracted),
+                max(f.occurred_at for f in retracted),
+            )
+        return len(retracted)
+
     async def get(self, tenant: TenantID, fact_id: UUID) -> Fact:
         fact = await repo.get_fact(tenant, fact_id)
         if fact is None:

@@ -47,10 +47,10 @@ class WorkItem(TenantModel):
     kind = fields.CharField(max_length=63)
     title = fields.CharField(max_length=300)
     # The customer (R&D) or the class (school) it is for.
-    customer = fields.CharField(max_length=200, null=True)
+    customer: str | None = fields.CharField(max_length=200, null=True)  # type: ignore[assignment]
     # Who asked: a person on the records (a sales colleague) or a name (a student).
     requester_id = fields.UUIDField(null=True)
-    requester_name = fields.CharField(max_length=200, null=True)
+    requester_name: str | None = fields.CharField(max_length=200, null=True)  # type: ignore[assignment]
     org_unit_id = fields.UUIDField(null=True)
     # [{"skillId": ..., "minLevel": 1-5}]
     skills: list[dict[str, Any]] = fields.JSONField(default=list)
@@ -61,7 +61,7 @@ class WorkItem(TenantModel):
     answered_by = fields.UUIDField(null=True)
     verdict = fields.CharEnumField(Verdict, max_length=16, null=True)
     estimate_days = fields.FloatField(null=True)
-    answer_note = fields.TextField(null=True)
+    answer_note: str | None = fields.TextField(null=True)
     promised_on = fields.DateField(null=True)
     promised_at = fields.DatetimeField(null=True)
     # The earliest date the system could show as feasible when the date was promised, and
@@ -73,14 +73,14 @@ class WorkItem(TenantModel):
     closed_at = fields.DatetimeField(null=True)
     cancelled_at = fields.DatetimeField(null=True)
     # Why a late item was late, or (complaints) what caused it.
-    delay_cause = fields.CharField(max_length=32, null=True)
-    cause = fields.CharField(max_length=32, null=True)
-    cause_comment = fields.TextField(null=True)
+    delay_cause: str | None = fields.CharField(max_length=32, null=True)  # type: ignore[assignment]
+    cause: str | None = fields.CharField(max_length=32, null=True)  # type: ignore[assignment]
+    cause_comment: str | None = fields.TextField(null=True)
     # A defect: where it was found and the item it was found in.
     found_in = fields.CharEnumField(FoundIn, max_length=16, null=True)
     linked_item_id = fields.UUIDField(null=True)
     source = fields.CharField(max_length=63, default="api")
-    external_key = fields.CharField(max_length=128, null=True)
+    external_key: str | None = fields.CharField(max_length=128, null=True)  # type: ignore[assignment]
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
