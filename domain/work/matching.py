@@ -99,6 +99,8 @@ class MatchRequest:
     org_unit_id: UUID | None = None  # candidates in this unit's subtree only
     now: datetime | None = None  # default: datetime.now(UTC)
     limit: int = 20  # 1..MAX_LIMIT
+    # The item being matched, when it exists already: its own size is not open load too.
+    exclude_item_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,8 @@ _QUALIFIED_SQL = """
               FROM work_item_assignees a
               JOIN work_items w ON w.tenant_id = a.tenant_id AND w.id = a.work_item_id
              WHERE a.tenant_id = e.tenant_id AND a.employee_id = e.id
-               AND w.status = ANY($5::text[])) AS open_load
+               AND w.status = ANY($5::text[])
+               AND w.id IS DISTINCT FROM $6::uuid) AS open_load
     FROM employees e
     JOIN employee_skills s ON s.tenant_id = e.tenant_id AND s.employee_id = e.id
     JOIN unnest($2::uuid[], $3::int[]) AS need(skill_id, min_level)
@@ -280,6 +283,7 @@ async def _qualified(tenant: TenantID, request: MatchRequest) -> list[_Person]:
         [need.min_level for need in request.skills],
         request.org_unit_id,
         [status.value for status in OPEN_STATUSES],
+        request.exclude_item_id,
     )
     return [
         _Person(

@@ -572,6 +572,7 @@ class WorkItemService:
                 deadline=item.promised_on,
                 org_unit_id=item.org_unit_id,
                 now=item.promised_at or datetime.now(UTC),
+                exclude_item_id=item.id,
             )
             item.feasible_on = await matching.earliest_feasible_date(tenant, request)
             item.overpromised = item.feasible_on is not None and item.promised_on < item.feasible_on

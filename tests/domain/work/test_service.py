@@ -5,18 +5,22 @@ upserts from a ticket system, and a second tenant."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from domain.audit.models import AuditEntry
 from domain.people.models import Employee
+from domain.skills.models import Skill
+from domain.work.matching import SkillNeed
 from domain.work.models import FoundIn, Verdict, WorkStatus
 from domain.work.service import Assignment, TimesCorrection, WorkItemInput, work_items
 from tenants.errors import ErrorCode, ServiceError
+from tenants.models import Tenant
 from tenants.scope import tenant_transaction
 from tests.factories import create_tenant, tenant_id
-from tests.factories_records import create_employee
+from tests.factories_indicators import record_facts
+from tests.factories_records import create_employee, create_skill, set_skill
 from tests.factories_work import REQUESTED, act, create_item, delivered_requirement, derived_facts
 
 H = timedelta(hours=1)
@@ -297,3 +301,57 @@ async def test_another_tenants_items_do_not_exist_here() -> None:
 
 def _share(person: Employee, share: float) -> Assignment:
     return Assignment(person.id, share)
+
+
+async def _capable_engineer(tenant: Tenant) -> tuple[Employee, Skill]:
+    """A senior who delivers at exactly 2 days a point (three 5-point items in 10 days)."""
+    dev = await create_employee(tenant, level="senior")
+    skill = await create_skill(tenant, "Payments")
+    await set_skill(tenant, dev, skill, 4)
+    history = [
+        {"value": 10.0, "denominator": 5.0, "at": datetime(2026, m, 10, tzinfo=UTC)}
+        for m in (5, 6, 7)
+    ]
+    await record_facts(tenant, dev, "requirement_delivered", history)
+    return dev, skill
+
+
+async def test_a_promise_earlier_than_feasible_is_flagged_and_its_delay_is_sales() -> None:
+    tenant = await create_tenant()
+    dev, skill = await _capable_engineer(tenant)
+    lead = await create_employee(tenant)
+    item = await create_item(
+        tenant, assignees=[(dev, 1.0)], size=5.0, skills=(SkillNeed(skill.id, 3),)
+    )
+    await act(tenant, "answer", item, verdict=Verdict.FEASIBLE, by=lead.id, at=REQUESTED + 6 * H)
+    # when: sales promise 8 Aug; 5 points at 2 days a point need 10 days: 13 Aug at best
+    promised = await act(
+        tenant, "promise", item, promised_on=date(2026, 8, 8), at=REQUESTED + 7 * H
+    )
+    assert (promised.overpromised, promised.feasible_on) == (True, date(2026, 8, 13))
+    await act(tenant, "start", item, at=REQUESTED + 1 * D)
+    delivered = await act(tenant, "deliver", item, at=REQUESTED + 9 * D)  # 12 Aug: late
+    # then: the delay is the over-promise's by default, and R&D is not scored on it
+    assert delivered.delay_cause == "sales_overpromise"
+    assert "due_item" not in {f.kind for f in await derived_facts(tenant, item)}
+    closed = await act(tenant, "close", item)
+    assert closed.delay_cause == "sales_overpromise"
+    # and when R&D owns it after all (with a comment), the on-time fact is theirs
+    await act(
+        tenant, "set_cause", item, cause="rd", comment="we lost two days to a bad merge",
+        delay=True,
+    )  # fmt: skip
+    assert {f.kind: f.value for f in await derived_facts(tenant, item)}["due_item"] == 0.0
+
+
+async def test_a_promise_the_team_can_keep_is_not_flagged() -> None:
+    tenant = await create_tenant()
+    dev, skill = await _capable_engineer(tenant)
+    item = await create_item(
+        tenant, assignees=[(dev, 1.0)], size=5.0, skills=(SkillNeed(skill.id, 3),)
+    )
+    promised = await act(
+        tenant, "promise", item, promised_on=date(2026, 8, 20), at=REQUESTED + 1 * H
+    )
+    # its own 5 points are not counted twice as open work
+    assert (promised.overpromised, promised.feasible_on) == (False, date(2026, 8, 13))
