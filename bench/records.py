@@ -115,53 +115,63 @@ class Dataset:
     analyzed: bool
 
 
-async def prepare(settings: Settings, *, employees: int, token_ttl: int) -> tuple[Fixture, Dataset]:
-    """Reach (and migrate) the database, build the tenant unless it exists, issue a token."""
+@dataclass(frozen=True)
+class DemoTenant:
+    fixture: Fixture
+    tenant: TenantID
+    build_s: float | None  # None: reused
+    analyzed: bool
+
+
+async def demo_tenant(
+    settings: Settings,
+    *,
+    slug: str,
+    name: str,
+    employees: int,
+    facts: bool,
+    tables: Sequence[str],
+    token_ttl: int,
+    prefix: str = "bench.records",
+) -> DemoTenant:
+    """Reach (and migrate) the database, build demo tenant ``slug`` unless it exists,
+    analyze ``tables`` as the owner, and issue a token for its administrator."""
     urls = await resolve_database(settings)
     if urls.admin_url is not None:
         await apply_migrations(urls.admin_url)
     await init_orm(urls.app_url, pool_size=2)
     try:
-        ref = await repo.platform_find_tenant_by_slug(SLUG)
+        ref = await repo.platform_find_tenant_by_slug(slug)
         build_s = None
         if ref is None:
-            _progress(f"building {SLUG}: {employees} employees (once; later runs reuse it)")
+            print(f"{prefix}: building {slug}: {employees} employees (once; later runs reuse "
+                  "it)", file=sys.stderr, flush=True)  # fmt: skip
             started = time.perf_counter()
-            # Records only: this benchmark reads people, not scores (bench.scoring does).
             summary = await build_demo(
-                slug=SLUG,
-                template=TEMPLATE,
-                employees=employees,
-                seed=SEED,
-                name="Bench Records",
-                facts=False,
-            )
+                slug=slug, template=TEMPLATE, employees=employees, seed=SEED, name=name,
+                facts=facts, periods=False,
+            )  # fmt: skip
             build_s = round(time.perf_counter() - started, 2)
-            _progress(f"built in {build_s} s: {summary.counts}")
+            print(f"{prefix}: built in {build_s} s: {summary.counts}", file=sys.stderr, flush=True)
             tenant = summary.tenant_id
         else:
-            _progress(f"reusing {SLUG}")
-            tenant = ref.id
+            print(f"{prefix}: reusing {slug}", file=sys.stderr, flush=True)
+            tenant = TenantID(ref.id)
         admin_email = next(x.email for x in demo_logins(TEMPLATE) if x.role == Role.ADMIN.value)
-        async with tenant_transaction(tenant) as tx:
-            counts = await tx.fetchrow(
-                "SELECT (SELECT count(*) FROM employees WHERE tenant_id = $1) AS employees, "
-                "(SELECT count(*) FROM engagements WHERE tenant_id = $1) AS engagements, "
-                "(SELECT count(*) FROM employee_skills WHERE tenant_id = $1) AS employee_skills",
-                tenant,
-            )
+        async with tenant_transaction(tenant):
             admin = await repo.get_user_by_email(tenant, admin_email)
         if admin is None:
-            raise RuntimeError(f"tenant {SLUG!r} exists but has no {admin_email}: not a demo")
+            raise RuntimeError(f"tenant {slug!r} exists but has no {admin_email}: not a demo")
     finally:
         await close_orm()
     if urls.admin_url is not None:
-        await analyze(urls.admin_url, ANALYZED_TABLES)
+        await analyze(urls.admin_url, tables)
     else:
-        _progress("no DATABASE_ADMIN_URL: tables not analyzed, plans may be for stale statistics")
+        print(f"{prefix}: no DATABASE_ADMIN_URL: tables not analyzed, plans may be for stale "
+              "statistics", file=sys.stderr, flush=True)  # fmt: skip
     issuer = TokenIssuer(KeyRing(settings), issuer=settings.issuer, audience=settings.audience)
     principal = Principal(
-        tenant_id=TenantID(tenant), subject_id=admin.id, kind="user", roles=frozenset({Role.ADMIN})
+        tenant_id=tenant, subject_id=admin.id, kind="user", roles=frozenset({Role.ADMIN})
     )
     fixture = Fixture(
         app_url=urls.app_url,
@@ -170,15 +180,36 @@ async def prepare(settings: Settings, *, employees: int, token_ttl: int) -> tupl
         email=admin.email,
         token=issuer.issue(principal, ttl=token_ttl).token,
     )
+    return DemoTenant(fixture, tenant, build_s, urls.admin_url is not None)
+
+
+async def prepare(settings: Settings, *, employees: int, token_ttl: int) -> tuple[Fixture, Dataset]:
+    """The records tenant (records only: this benchmark reads people, not scores) and its
+    counts."""
+    demo = await demo_tenant(
+        settings, slug=SLUG, name="Bench Records", employees=employees, facts=False,
+        tables=ANALYZED_TABLES, token_ttl=token_ttl,
+    )  # fmt: skip
+    await init_orm(demo.fixture.app_url, pool_size=1)
+    try:
+        async with tenant_transaction(demo.tenant) as tx:
+            counts = await tx.fetchrow(
+                "SELECT (SELECT count(*) FROM employees WHERE tenant_id = $1) AS employees, "
+                "(SELECT count(*) FROM engagements WHERE tenant_id = $1) AS engagements, "
+                "(SELECT count(*) FROM employee_skills WHERE tenant_id = $1) AS employee_skills",
+                demo.tenant,
+            )
+    finally:
+        await close_orm()
     dataset = Dataset(
         employees=counts["employees"],
         engagements=counts["engagements"],
         employee_skills=counts["employee_skills"],
-        built=build_s is not None,
-        build_s=build_s,
-        analyzed=urls.admin_url is not None,
+        built=demo.build_s is not None,
+        build_s=demo.build_s,
+        analyzed=demo.analyzed,
     )
-    return fixture, dataset
+    return demo.fixture, dataset
 
 
 # Requests ------------------------------------------------------------------------------
