@@ -88,3 +88,24 @@ def forbidden() -> AccessError:
 
 def bad_input(field: str, message: str) -> ClientError:
     return ClientError("BAD_USER_INPUT", f"{field}: {message}", field=field)
+
+
+def bad_input_from(exc: ServiceError) -> ClientError:
+    """A query argument a service refused, as BAD_USER_INPUT: queries have no error union,
+    so the field, the Chinese message and every field's problem travel in the extensions."""
+    message = f"{exc.field}: {exc.message}" if exc.field else exc.message
+    return ClientError(
+        "BAD_USER_INPUT",
+        message,
+        field=exc.field,
+        messageZh=exc.message_zh,
+        details=[
+            {
+                "code": d.code.value,
+                "field": d.field,
+                "message": d.message,
+                "messageZh": d.message_zh,
+            }
+            for d in exc.details
+        ],
+    )

@@ -53,6 +53,7 @@ from api.people import (
 from api.skills import SkillMutations, SkillQueries, SkillType
 from api.tenancy import TenantMutations, TenantQueries, TenantType
 from api.users import UserMutations, UserQueries, UserType
+from api.work import WorkItemType, WorkMutations, WorkQueries
 from tenants.authorization import Matrix
 from tenants.settings import Settings
 
@@ -81,6 +82,7 @@ Query = merge_types(
         SkillQueries,
         AuditQueries,
         IndicatorQueries,
+        WorkQueries,
     ),
 )
 Mutation = merge_types(
@@ -98,6 +100,7 @@ Mutation = merge_types(
         HistoryMutations,
         FeedbackMutations,
         IndicatorMutations,
+        WorkMutations,
     ),
 )
 NODE_TYPES: list[type] = [
@@ -116,6 +119,7 @@ NODE_TYPES: list[type] = [
     FactType,
     PeriodType,
     ScorecardType,
+    WorkItemType,
 ]
 
 

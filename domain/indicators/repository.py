@@ -171,9 +171,7 @@ async def insert_fact(tenant: TenantID, **values: Any) -> Fact:
         raise DuplicateError("externalKey") from exc
 
 
-async def supersede_fact(
-    tenant: TenantID, fact_id: UUID, by: UUID | None, at: datetime
-) -> bool:
+async def supersede_fact(tenant: TenantID, fact_id: UUID, by: UUID | None, at: datetime) -> bool:
     """Mark a current fact superseded (by nothing: retracted); False when it already was (a
     concurrent correction)."""
     tx = require_tenant(tenant)

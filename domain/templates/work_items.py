@@ -101,7 +101,9 @@ class WorkItemKind(BaseModel):
         return self
 
 
-def check_work_item_kinds(kinds: tuple[WorkItemKind, ...], fact_kinds: tuple[FactKind, ...]) -> None:
+def check_work_item_kinds(
+    kinds: tuple[WorkItemKind, ...], fact_kinds: tuple[FactKind, ...]
+) -> None:
     """Raise ``ValueError`` for repeated codes and derivations of unknown fact kinds."""
     codes = [kind.code for kind in kinds]
     repeated = sorted({code for code in codes if codes.count(code) > 1})

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q, Subquery
 
 from domain.work.models import WorkItem, WorkItemAssignee
 from tenants.pagination import Page, paginate
@@ -105,6 +106,17 @@ async def defects_linked_to(tenant: TenantID, item_id: UUID) -> list[WorkItem]:
     return await WorkItem.filter(linked_item_id=item_id).order_by("requested_at", "id")
 
 
+async def items_linked_to(tenant: TenantID, item_ids: Sequence[UUID]) -> dict[UUID, list[WorkItem]]:
+    """Items linked to each of ``item_ids`` (their defects), oldest first, in one statement."""
+    require_tenant(tenant)
+    found: dict[UUID, list[WorkItem]] = {item_id: [] for item_id in item_ids}
+    rows = await WorkItem.filter(linked_item_id__in=list(item_ids)).order_by("requested_at", "id")
+    for row in rows:
+        if row.linked_item_id is not None:
+            found.setdefault(row.linked_item_id, []).append(row)
+    return found
+
+
 @dataclass(frozen=True)
 class ItemFilter:
     kinds: Sequence[str] | None = None
@@ -115,6 +127,8 @@ class ItemFilter:
     overpromised: bool | None = None
     requested_from: datetime | None = None
     requested_before: datetime | None = None
+    # Items this person requested or is assigned to (what a caller with "self" reach sees).
+    involving: UUID | None = None
 
 
 async def list_items(
@@ -137,10 +151,13 @@ async def list_items(
         query = query.filter(requested_at__gte=where.requested_from)
     if where.requested_before is not None:
         query = query.filter(requested_at__lt=where.requested_before)
+    # tortoise takes a bare values() query in __in as a list of values: wrap it.
     if where.assignee_id is not None:
-        query = query.filter(
-            id__in=WorkItemAssignee.filter(employee_id=where.assignee_id).values("work_item_id")
-        )
+        assigned = WorkItemAssignee.filter(employee_id=where.assignee_id).values("work_item_id")
+        query = query.filter(id__in=Subquery(assigned))
+    if where.involving is not None:
+        theirs = WorkItemAssignee.filter(employee_id=where.involving).values("work_item_id")
+        query = query.filter(Q(requester_id=where.involving) | Q(id__in=Subquery(theirs)))
     return await paginate(query, order_by=("-requested_at", "-id"), first=first, after=after)
 
 

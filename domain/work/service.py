@@ -23,7 +23,9 @@ from uuid import UUID
 from domain.audit.service import audit
 from domain.indicators import repository as facts_repo
 from domain.indicators.service import fact_service
+from domain.org import repository as org_repo
 from domain.people import repository as people_repo
+from domain.skills import repository as skills_repo
 from domain.templates.registry import PackFile
 from domain.templates.service import pack_of
 from domain.templates.work_items import CAUSES, WorkItemKind
@@ -292,7 +294,7 @@ class WorkItemService:
             raise invalid("kind", f"a {kind.code} has no feasibility answer", "该类型无可行性答复")
         if estimate_days is not None and not (0 < estimate_days <= 3650):
             raise invalid("estimateDays", "between 0 and 3650 days", "须在 0 到 3650 天之间")
-        await _require_people(tenant, [by], "answeredBy")
+        await _require_people(tenant, [by], "answeredById")
         at = _at(at, item.requested_at, "answeredAt")
         before = self._move(item, "answer")
         item.answered_at, item.answered_by, item.verdict = at, by, verdict
@@ -714,6 +716,16 @@ class WorkItemService:
             await _require_people(tenant, people, "requesterId")
         except ServiceError as exc:
             problems.append(exc)
+        skill_ids = [need.skill_id for need in data.skills]
+        if skill_ids and len(await skills_repo.get_skills(tenant, skill_ids)) != len(
+            set(skill_ids)
+        ):
+            problems.append(not_found("skill", "技能", field="skills"))
+        if (
+            data.org_unit_id is not None
+            and await org_repo.get_unit(tenant, data.org_unit_id) is None
+        ):
+            problems.append(not_found("org unit", "组织单元", field="orgUnitId"))
         if data.linked_item_id is not None and kind.defect:
             try:
                 await self._linkable(tenant, pack, data.linked_item_id, UUID(int=0))

@@ -22,6 +22,7 @@ from api.graphql.schema import Mutation, Query
 from api.graphql.view import SELF_SCOPED_FIELDS
 from api.history import APPRAISALS_FIELD
 from api.runtime import AppRuntime
+from api.work import ANSWER_ON_BEHALF_ROW
 from domain.audit.models import AuditEntry
 from domain.feedback.models import FeedbackSource
 from domain.indicators.models import Scorecard
@@ -52,6 +53,7 @@ from tests.factories_records import (
     create_skill,
     give_feedback,
 )
+from tests.factories_work import create_item
 from tests.support.graphql import GraphQLClient
 
 MATRIX = load_matrix()
@@ -433,6 +435,77 @@ INDICATOR_SAMPLES: dict[str, Sample] = {
     "Node.Scorecard": node_of("Scorecard", _scorecard),
 }
 
+NO_ITEM = global_id("WorkItem", UUID(int=1))
+
+
+async def _work_item(world: World) -> Any:
+    return await create_item(world.tenant, title=f"Item {uuid4().hex}")
+
+
+# Every mutation names an item that does not exist (or is invalid): refused as data, so no
+# call changes anything.
+WORK_SAMPLES: dict[str, Sample] = {
+    "Query.workItemKinds": fixed("{ workItemKinds { code } }"),
+    "Query.workItems": fixed("{ workItems { edges { node { id } } } }"),
+    "Query.workItem": fixed("query($id: ID!) { workItem(id: $id) { id } }", {"id": NO_ITEM}),
+    "Query.matchCandidates": fixed(
+        "query($s: ID!) { matchCandidates(input: {skills: [{skillId: $s, minLevel: 3}], "
+        'size: 5, deadline: "2100-01-01"}) { confidence } }',
+        {"s": global_id("Skill", UUID(int=1))},
+    ),
+    "Query.salesView": fixed("{ salesView { total } }"),
+    "Mutation.createWorkItem": fixed(
+        'mutation { createWorkItem(input: {kind: "nope", title: "T"}) { __typename } }'
+    ),
+    "Mutation.answerFeasibility": fixed(
+        "mutation($id: ID!) { answerFeasibility(input: {id: $id, verdict: FEASIBLE}) "
+        "{ __typename } }",
+        {"id": NO_ITEM},
+    ),
+    "Mutation.promiseWorkItem": fixed(
+        'mutation($id: ID!) { promiseWorkItem(input: {id: $id, promisedOn: "2100-01-01"}) '
+        "{ __typename } }",
+        {"id": NO_ITEM},
+    ),
+    "Mutation.assignWorkItem": fixed(
+        "mutation($id: ID!) { assignWorkItem(input: {id: $id, assignees: []}) { __typename } }",
+        {"id": NO_ITEM},
+    ),
+    "Mutation.startWorkItem": fixed(
+        "mutation($id: ID!) { startWorkItem(id: $id) { __typename } }", {"id": NO_ITEM}
+    ),
+    "Mutation.deliverWorkItem": fixed(
+        "mutation($id: ID!) { deliverWorkItem(id: $id) { __typename } }", {"id": NO_ITEM}
+    ),
+    "Mutation.closeWorkItem": fixed(
+        "mutation($id: ID!) { closeWorkItem(input: {id: $id}) { __typename } }", {"id": NO_ITEM}
+    ),
+    "Mutation.cancelWorkItem": fixed(
+        'mutation($id: ID!) { cancelWorkItem(id: $id, reason: "Withdrawn") { __typename } }',
+        {"id": NO_ITEM},
+    ),
+    "Mutation.setWorkItemCause": fixed(
+        "mutation($id: ID!) { setWorkItemCause(input: {id: $id, cause: RD, "
+        'comment: "Took longer", delay: true}) { __typename } }',
+        {"id": NO_ITEM},
+    ),
+    "Mutation.linkDefect": fixed(
+        "mutation($id: ID!) { linkDefect(input: {id: $id, linkedItemId: null, "
+        "foundIn: TEST}) { __typename } }",
+        {"id": NO_ITEM},
+    ),
+    "Mutation.correctWorkItemTimes": fixed(
+        "mutation($id: ID!) { correctWorkItemTimes(input: {id: $id, requestedAt: "
+        '"2026-01-01T00:00:00Z"}) { __typename } }',
+        {"id": NO_ITEM},
+    ),
+    "Mutation.upsertWorkItems": fixed(
+        'mutation { upsertWorkItems(items: [{externalKey: "K", kind: "nope", title: "T"}]) '
+        "{ __typename } }"
+    ),
+    "Node.WorkItem": node_of("WorkItem", _work_item),
+}
+
 # Rows guarding part of an object rather than an operation: a refusal reads as null (or an
 # empty page), so each is checked where its field is tested, and named here to stay in sync.
 FIELD_ROWS = {
@@ -441,6 +514,7 @@ FIELD_ROWS = {
     SUMMARY_FIELD,
     NAMED_FIELD,
     *(source_row(source) for source in FeedbackSource),
+    ANSWER_ON_BEHALF_ROW,
 }
 
 
@@ -484,6 +558,7 @@ SAMPLES: dict[str, Sample] = {
     "Node.Job": _node_job,
     **RECORD_SAMPLES,
     **INDICATOR_SAMPLES,
+    **WORK_SAMPLES,
 }
 OPERATION_ROWS = sorted(set(MATRIX.rules) - FIELD_ROWS)
 

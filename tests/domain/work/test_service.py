@@ -355,3 +355,11 @@ async def test_a_promise_the_team_can_keep_is_not_flagged() -> None:
     )
     # its own 5 points are not counted twice as open work
     assert (promised.overpromised, promised.feasible_on) == (False, date(2026, 8, 13))
+
+
+async def test_skills_and_units_of_another_tenant_are_unknown() -> None:
+    tenant, other = await create_tenant(), await create_tenant()
+    theirs = await create_skill(other, "Payments")
+    with pytest.raises(ServiceError) as caught:
+        await create_item(tenant, skills=(SkillNeed(theirs.id, 2),), org_unit_id=theirs.id)
+    assert {d.field for d in caught.value.details} >= {"skills", "orgUnitId"}
