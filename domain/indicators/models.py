@@ -62,6 +62,17 @@ class Fact(TenantModel):
         )
 
 
+class FactChange(TenantModel):
+    """When a tenant's facts last changed: summaries made from facts (capability profiles)
+    compare the time they were made from with this one to know they are current."""
+
+    changed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "fact_changes"
+        unique_together = (("tenant",),)
+
+
 class PeriodStatus(StrEnum):
     OPEN = "open"
     CLOSED = "closed"

@@ -102,6 +102,18 @@ class FactRow:
     correction_of: UUID | None = None
 
 
+async def stamp_fact_change(tenant: TenantID) -> None:
+    """Say the tenant's facts changed now (in this transaction, so the time becomes visible
+    with the facts)."""
+    tx = require_tenant(tenant)
+    await tx.execute(
+        "INSERT INTO fact_changes (id, tenant_id, changed_at) "
+        "VALUES (gen_random_uuid(), $1, clock_timestamp()) "
+        "ON CONFLICT (tenant_id) DO UPDATE SET changed_at = EXCLUDED.changed_at",
+        tenant,
+    )
+
+
 async def copy_facts(tenant: TenantID, rows: Iterable[FactRow]) -> int:
     """Append ``rows`` through COPY into a staging table and one ``INSERT ... SELECT``.
 
@@ -131,6 +143,8 @@ async def copy_facts(tenant: TenantID, rows: Iterable[FactRow]) -> int:
                 batch = []
         if batch:
             written += await _flush_facts(conn, batch, columns)
+    if written:
+        await stamp_fact_change(tenant)
     return written
 
 

@@ -634,7 +634,9 @@ class RecomputeRequests:
         return job.id
 
     async def touched(self, tenant: TenantID, earliest: datetime, latest: datetime) -> None:
-        """Facts dated from ``earliest`` to ``latest`` changed: queue their open periods."""
+        """Facts dated from ``earliest`` to ``latest`` changed: stamp the change (summaries of
+        facts then know they are out of date) and queue their open periods."""
+        await repo.stamp_fact_change(tenant)
         if not job_service.can_dispatch():
             return
         for period in await repo.open_periods_covering(tenant, earliest, latest):

@@ -45,8 +45,11 @@ Feasible, ranking and the earliest date
     is the minimum over qualified people who meet the quality bar and have a pace and a
     spread.
 
-Reading costs two statements whatever the number of people: one for the qualified people
-with their skill levels and open load, one for per-person fact summaries at their levels.
+Reading costs three statements whatever the number of people: one for the qualified people
+with their skill levels and open load, one to see whether the stored capability profiles
+(``domain.work.profiles``) are current, one for the profiles at their levels; when they are
+not current, a few more rebuild them first from the facts. A request as of a past moment
+summarises the facts itself, in one statement.
 """
 
 from __future__ import annotations
@@ -56,13 +59,14 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from statistics import NormalDist
 from statistics import variance as sample_variance
 from typing import Any
 from uuid import UUID
 
 from domain.indicators import statistics as st
+from domain.work import profiles
 from domain.work.models import OPEN_STATUSES
 from tenants.errors import ServiceError, combined, invalid
 from tenants.scope import TenantID, require_tenant
@@ -314,16 +318,29 @@ def _sample(n: Any, mean: Any, variance: Any) -> _Sample | None:
 
 
 async def _history(tenant: TenantID, levels: Sequence[str], now: datetime) -> _History:
-    tx = require_tenant(tenant)
-    rows = await tx.fetch(
-        _FACTS_SQL,
-        tenant,
-        PACE_KIND,
-        DEFECT_KIND,
-        _months_before(now, HISTORY_MONTHS),
-        now,
-        list(levels),
-    )
+    """Today's requests read the stored capability profiles (history up to the start of
+    today, rebuilt when facts changed); a request as of another moment (a promise recorded
+    after the fact) summarises the facts before that moment itself."""
+    today = datetime.now(UTC).date()
+    if profiles.window_end(now) == today:
+        start = datetime.combine(today, time.min, UTC)
+        rows = await profiles.current(
+            tenant,
+            levels,
+            today=today,
+            since=_months_before(start, HISTORY_MONTHS),
+            kinds=(PACE_KIND, DEFECT_KIND),
+        )
+    else:
+        rows = await require_tenant(tenant).fetch(
+            _FACTS_SQL,
+            tenant,
+            PACE_KIND,
+            DEFECT_KIND,
+            _months_before(now, HISTORY_MONTHS),
+            now,
+            list(levels),
+        )
     history = _History({}, {}, defaultdict(list), defaultdict(list))
     for row in rows:
         pace = _sample(row["pace_n"], row["pace_mean"], row["pace_var"])

@@ -111,3 +111,39 @@ class WorkItemAssignee(TenantModel):
         table = "work_item_assignees"
         unique_together = (("tenant", "work_item", "employee"),)
         indexes = (Index(fields=("tenant_id", "employee_id"), name="work_assignees_employee_idx"),)
+
+
+class CapabilityProfile(TenantModel):
+    """A person's delivery history summarised for matching: ln(days per point) and defects
+    per item over the 12 months before ``CapabilityProfileState.window_end``. Rebuilt as a
+    whole from the facts when they changed or the day turned (``domain.work.profiles``)."""
+
+    employee: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "renshi.Employee", related_name=False, on_delete=fields.CASCADE, db_index=False
+    )
+    employee_id: Any
+    level = fields.CharField(max_length=63)
+    pace_n = fields.IntField()
+    pace_mean = fields.FloatField(null=True)
+    pace_var = fields.FloatField(null=True)
+    defect_n = fields.IntField()
+    defect_mean = fields.FloatField(null=True)
+    defect_var = fields.FloatField(null=True)
+
+    class Meta:
+        table = "capability_profiles"
+        unique_together = (("tenant", "employee"),)
+        indexes = (Index(fields=("tenant_id", "level"), name="capability_profiles_level_idx"),)
+
+
+class CapabilityProfileState(TenantModel):
+    """What the tenant's profiles were built from: the window's end (exclusive) and the time
+    the facts had last changed then."""
+
+    window_end = fields.DateField()
+    facts_changed_at = fields.DatetimeField(null=True)
+    refreshed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "capability_profile_states"
+        unique_together = (("tenant",),)
