@@ -4,7 +4,7 @@
 ``enterprise_rd`` demo of 5,000 engineers with two years of facts and work items up to today,
 built once with ``domain.demo.builder.build_demo`` and reused by later runs), starts the API
 on one uvicorn worker as ``bench.api`` does, and asks what a sales person asks: who can
-deliver 5 points needing the tenant's most common skill at level 3 or more within 30 days.
+deliver 3 points needing the tenant's most common skill at level 3 or more within 60 days.
 It prints one JSON object::
 
     employees          people on the tenant's records
@@ -12,7 +12,9 @@ It prints one JSON object::
     match_p99_ms       when nothing queues in front of it
     qualified          people with the skill at that level (every one of them is predicted)
     candidates         candidates returned (the first page, 20); ``feasible`` of them feasible
-    statements         SQL statements one request costs, from ``Server-Timing``
+    statements         SQL statements one request costs, from ``Server-Timing``, once the
+                       capability profiles are current; ``rebuild_statements`` those of the
+                       first request, which rebuilt them when the facts had changed
     goal, meets_goal   match_p50_ms <= 200
     requests, errors, build_s, ...   diagnostics
 
@@ -55,8 +57,8 @@ from tenants.settings import Settings
 SLUG = "bench-matching"
 EMPLOYEES = 5000
 MIN_LEVEL = 3
-SIZE = 5.0
-DEADLINE_DAYS = 30
+SIZE = 3.0
+DEADLINE_DAYS = 60
 GOAL = {"match_p50_ms_max": 200}
 QUERY = (
     "query Match($input: MatchInput!) { matchCandidates(input: $input) { "
@@ -135,7 +137,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await server.wait_ready("/healthz")
         request = match_request(server.port, demo.fixture.token, skill)
         first = await exchange(server.port, request)
-        result = result_of(first)
+        result_of(first)
+        second = await exchange(server.port, request)
+        result = result_of(second)
         _progress(
             f"{qualified} of {employees} people hold the skill at level {MIN_LEVEL}; "
             f"{args.warmup:g} s warm-up, {args.duration:g} s measured from one connection"
@@ -162,7 +166,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "candidates": len(candidates),
         "feasible": sum(1 for c in candidates if c["feasible"]),
         "earliest_feasible_date": result["earliestFeasibleDate"],
-        "statements": first.statements,
+        "statements": second.statements,
+        "rebuild_statements": first.statements,
         "goal": GOAL,
         "meets_goal": p50 <= GOAL["match_p50_ms_max"] and measured.errors == 0,
         "requests": measured.requests,
