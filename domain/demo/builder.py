@@ -13,30 +13,32 @@ PostgreSQL COPY into a temporary staging table followed by ``INSERT ... SELECT``
 into a table with row-level security is refused; the policy still checks every row on the
 way in). Users are created through ``user_service`` like any other.
 
-After the records come the facts the indicator engine scores (``domain.demo.facts``), then
-the scoring periods over the history (quarters or school terms): every period over before
-``as_of`` is closed (computed and frozen, oldest first, as they would have been closed in
-turn), and the current one is computed and left open.
+After the records come the facts the indicator engine scores (``domain.demo.facts``) with
+the work items they tell of (``domain.demo.work``), then the scoring periods over the history
+(quarters or school terms): every period over before ``as_of`` is closed (computed and
+frozen, oldest first, as they would have been closed in turn), and the current one is
+computed and left open.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 import functools
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid4
 
 import orjson
 
 from domain.demo import catalogue as cat
 from domain.demo.catalogue import DEMO_PASSWORD, MIN_EMPLOYEES, SkillSpec, TemplateProfile
-from domain.indicators.repository import copy_facts
+from domain.indicators.repository import FactRow, copy_facts
 from domain.indicators.scoring import scoring_service
 from domain.indicators.service import period_service
 from domain.org.repository import label
@@ -48,11 +50,17 @@ from tenants.models import User
 from tenants.scope import TenantID, TenantTransaction, tenant_transaction
 from tenants.service import tenant_service, user_service
 
+if TYPE_CHECKING:
+    from domain.demo.work import DemoWork
+
 HISTORY_DAYS = 730
 # One build writes a few hundred thousand rows in one transaction; the request default
 # (5 s per statement) is for interactive work.
 BUILD_STATEMENT_TIMEOUT_MS = 600_000
 COPY_BATCH = 20_000
+# Facts and work items are drawn in batches of about this many rows, each while the one before
+# is written: small enough for the two to overlap most of the time.
+DRAW_BATCH = 5_000
 ENGAGEMENTS_PER_PERSON = 10  # over the two years of history, for a person there all along
 
 
@@ -116,9 +124,6 @@ async def build_demo(
     ``periods=False`` writes the facts but no periods: for a benchmark that times the
     computation of a period itself; ``facts=False`` writes records only (neither facts nor
     periods)."""
-    # facts.py builds on this module's generator, hence imported here, not at the top.
-    from domain.demo.facts import demo_facts
-
     profile = profile_for(template)
     if employees < MIN_EMPLOYEES:
         raise ValueError(f"a demo needs at least {MIN_EMPLOYEES} employees")
@@ -149,7 +154,7 @@ async def build_demo(
         generator.record_history()
         counts = await _write(tx, generator)
         if facts:
-            counts["facts"] = await copy_facts(tenant, demo_facts(generator))
+            counts.update(await _write_facts(tx, generator))
             if periods:
                 counts.update(await _score_periods(tx, generator))
     counts["users"] = len(users)
@@ -302,8 +307,8 @@ TABLES = (
 )  # fmt: skip
 # Every table a demo fills in bulk: the owner analyzes them after a build.
 LOADED_TABLES = (
-    "tenants", "users", "org_units", *(table.name for table in TABLES), "facts", "periods",
-    "level_baselines", "target_adjustments", "scorecards",
+    "tenants", "users", "org_units", *(table.name for table in TABLES), "facts", "work_items",
+    "work_item_assignees", "periods", "level_baselines", "target_adjustments", "scorecards",
 )  # fmt: skip
 
 Row = tuple[Any, ...]
@@ -1215,6 +1220,47 @@ async def _write(tx: TenantTransaction, generator: Generator) -> dict[str, int]:
             await _copy(conn, table, rows)
             counts[table.name] = len(rows)
     return counts
+
+
+async def _write_facts(tx: TenantTransaction, generator: Generator) -> dict[str, int]:
+    """The facts and the work items they tell of, in batches: a big demo holds one batch of
+    each at a time. Each batch is drawn in a thread while the one before is written, so that
+    PostgreSQL inserts while Python draws (the drawing touches no database)."""
+    # Both build on this module's generator, hence imported here, not at the top.
+    from domain.demo.facts import demo_facts
+    from domain.demo.work import copy_work, demo_work
+
+    counts = {"facts": 0, "work_items": 0, "work_item_assignees": 0}
+    work = demo_work(generator)
+    batches = _batches(demo_facts(generator, work=work), work)
+    drawing = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+    try:
+        while (batch := await drawing) is not None:
+            drawing = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+            facts, items = batch
+            counts["facts"] += await copy_facts(generator.tenant, facts)
+            async with tx.client.acquire_connection() as conn:
+                assigned = await copy_work(conn, generator.tenant, generator.now, items)
+            counts["work_items"] += len(items)
+            counts["work_item_assignees"] += assigned
+    finally:
+        # A thread cannot be stopped: let it finish the batch it is drawing (and drop what it
+        # drew: after a failed write, only the write's error counts).
+        await asyncio.wait({drawing})
+        if not drawing.cancelled():
+            drawing.exception()
+    return counts
+
+
+def _batches(facts: Iterator[FactRow], work: DemoWork) -> Iterator[tuple[list[FactRow], list[Row]]]:
+    """(facts, work items) in batches of about ``DRAW_BATCH`` rows."""
+    batch: list[FactRow] = []
+    for row in facts:
+        batch.append(row)
+        if len(batch) + len(work.items) >= DRAW_BATCH:
+            yield batch, work.drain()
+            batch = []
+    yield batch, work.drain()
 
 
 async def _copy(conn: Any, table: Table, rows: Sequence[Row]) -> None:

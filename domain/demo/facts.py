@@ -9,7 +9,8 @@ Reproducible and linear: one number drawn from the build's random generator seed
 generator per person, so the same seed, size and ``as_of`` give the same facts apart from
 row ids, and a person's facts do not depend on how many others there are. Rows are yielded
 person by person: a build of 5,000 engineers (about two million facts) holds one person's
-facts at a time, never the whole set.
+facts at a time, never the whole set. Given a recorder (``domain.demo.work``), the plans also
+record the work items their facts tell of, drawn from generators of their own.
 
 What the R&D demo shows, per quarter and person (the issue's figures; INDICATORS.md):
 6-7 delivered requirements of 1-8 story points (value: cycle days), one due item each, 2-3.5
@@ -50,18 +51,20 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID, uuid4
 
 import orjson
 
 from domain.demo import catalogue as cat
 from domain.demo.builder import ENGAGEMENTS, Generator, Person, Unit
+from domain.demo.work import DemoWork, EnterpriseWork, SchoolWork
 from domain.indicators.repository import FactRow
 
 DEMO_SOURCE = "demo"
 # Working hours in Beijing, 09:00-20:00, as minutes after midnight UTC.
 WORK_MINUTES = (60, 12 * 60)
+W = TypeVar("W", bound=DemoWork)
 
 
 def _clamp(value: float, low: float, high: float) -> float:
@@ -208,16 +211,18 @@ class Clock:
 # --- shared machinery -----------------------------------------------------------------------
 
 
-class FactPlan(abc.ABC):
+class FactPlan(abc.ABC, Generic[W]):
     """What both demos share: a generator per person, keys, rows, windows. Each industry's
-    subclass says which facts one person produces."""
+    subclass says which facts one person produces and, given a ``work`` recorder
+    (``domain.demo.work``), records the work items those facts tell of."""
 
     # The fact kinds a plan writes: exactly the pack's, or the plan refuses to run.
     KINDS: ClassVar[tuple[str, ...]]
 
-    def __init__(self, generator: Generator, *, source: str) -> None:
+    def __init__(self, generator: Generator, *, source: str, work: W | None = None) -> None:
         self.generator = generator
         self.source = source
+        self.work = work
         self.now = generator.now
         self.clock = Clock(generator.history_start, generator.as_of, generator.now)
         # The one draw from the build's generator: everything below follows from it.
@@ -233,6 +238,9 @@ class FactPlan(abc.ABC):
         for index, person in enumerate(self.generator.people):
             # One generator per person: their facts do not depend on anybody else's.
             rng = random.Random(f"{self.seed}:{index}")  # noqa: S311 - demo data, not secrets
+            if self.work is not None:
+                # Items draw from a generator of their own: the facts' draws stay as they are.
+                self.work.begin(f"{self.seed}:{index}:work")
             yield from self.person_facts(person, rng)
 
     @abc.abstractmethod
@@ -288,7 +296,7 @@ class DeliveryProfile:
     trainings: float
 
 
-class EnterpriseFacts(FactPlan):
+class EnterpriseFacts(FactPlan[EnterpriseWork]):
     KINDS = (
         "requirement_delivered", "due_item", "defect", "item_defects", "tech_contribution",
         "sales_request", "feasibility_answer", "complaint_fix", "action_item", "training_given",
@@ -314,8 +322,10 @@ class EnterpriseFacts(FactPlan):
     WORKLOAD: ClassVar[dict[str, float]] = {"company": 0.0, "department": 0.3, "team": 0.6}
     SALES_WORKLOAD: ClassVar[dict[str, float]] = {"company": 0.0, "department": 0.0, "team": 0.6}
 
-    def __init__(self, generator: Generator, *, source: str) -> None:
-        super().__init__(generator, source=source)
+    def __init__(
+        self, generator: Generator, *, source: str, work: EnterpriseWork | None = None
+    ) -> None:
+        super().__init__(generator, source=source, work=work)
         weights = [w for _, w in self.SIZES]
         root = sum(math.sqrt(s) * w for s, w in self.SIZES) / sum(weights)
         # Bigger items take longer and have more defects, by the square root of their size;
@@ -417,6 +427,15 @@ class EnterpriseFacts(FactPlan):
             due = max(delivered - timedelta(days=rng.randint(1, 15)), earliest)
             attributes = {"cause": rng.choices(self.late_causes, self.late_weights)[0]}
         yield self.fact(person, "due_item", due, float(on_time), number, 1.0, attributes)
+        work = self.work
+        requirement = (
+            work.requirement(
+                person, number=number, size=size, started=started, delivered=delivered, due=due,
+                cause=attributes.get("cause"),
+            )
+            if work is not None
+            else None
+        )  # fmt: skip
         expected = profile.defects_per_item * (1 - 0.1 * talent) * self.size_effect[size]
         escape = _clamp(profile.escape_rate * (1 - 0.15 * talent), 0.001, 0.5)
         found = 0
@@ -430,7 +449,10 @@ class EnterpriseFacts(FactPlan):
             if at >= cutoff:
                 continue  # not found yet
             found += 1
-            yield self.fact(person, "defect", at, float(production), self.serial("defect"), 1.0)
+            defect = self.serial("defect")
+            yield self.fact(person, "defect", at, float(production), defect, 1.0)
+            if work is not None and requirement is not None:
+                work.defect(person, requirement, number=defect, found=at, production=production)
         yield self.fact(person, "item_defects", delivered, float(found), number)
 
     def _sales_request(
@@ -456,6 +478,10 @@ class EnterpriseFacts(FactPlan):
         answered = asked + timedelta(hours=hours)
         if answered < cutoff:
             yield self.fact(person, "feasibility_answer", answered, round(hours, 2), number)
+        if self.work is not None:
+            self.work.sales_request(
+                person, number=number, asked=asked, answered=answered if answered < cutoff else None
+            )
 
     def _complaint(
         self, person: Person, rng: random.Random, span: tuple[int, int], cutoff: datetime
@@ -463,7 +489,10 @@ class EnterpriseFacts(FactPlan):
         within = rng.random() < _clamp(0.88 + 0.04 * person.talent, 0.6, 0.99)
         hours = rng.triangular(2.0, 72.0, 20.0) if within else rng.uniform(72.0, 240.0)
         fixed = min(self.clock.at(rng, self.clock.day(rng, span)), cutoff - timedelta(hours=1))
-        return self.fact(person, "complaint_fix", fixed, round(hours, 1), self.serial("complaint"))
+        number = self.serial("complaint")
+        if self.work is not None:
+            self.work.complaint(person, number=number, fixed=fixed, hours=round(hours, 1))
+        return self.fact(person, "complaint_fix", fixed, round(hours, 1), number)
 
 
 # --- school teaching ------------------------------------------------------------------------
@@ -476,7 +505,7 @@ class SchoolClass:
     post: float | None  # None until the term's post-test
 
 
-class SchoolFacts(FactPlan):
+class SchoolFacts(FactPlan[SchoolWork]):
     KINDS = (
         "class_test", "student_growth", "lesson", "homework_graded", "question_answered",
         "parent_contact",
@@ -488,8 +517,10 @@ class SchoolFacts(FactPlan):
     # Share of lessons in project-based units: interactive teachers, the others.
     PBL_SHARE: ClassVar[dict[bool, tuple[float, float]]] = {True: (0.3, 0.6), False: (0.0, 0.12)}
 
-    def __init__(self, generator: Generator, *, source: str) -> None:
-        super().__init__(generator, source=source)
+    def __init__(
+        self, generator: Generator, *, source: str, work: SchoolWork | None = None
+    ) -> None:
+        super().__init__(generator, source=source, work=work)
         self.classes = _engagement_classes(generator)
 
     def person_facts(self, person: Person, rng: random.Random) -> Iterator[FactRow]:
@@ -508,6 +539,9 @@ class SchoolFacts(FactPlan):
             classes = self.classes.get((person.id, term.teaching_starts)) or self._draw_classes(
                 person, rng, term
             )
+            work = self.work
+            if work is not None:
+                work.term(person, term.teaching_starts, len(classes))
             yield from self._class_tests(person, rng, term, classes, cutoff)
             pbl = rng.uniform(*self.PBL_SHARE[person.interactive])
             for _ in range(_scaled(rng, rng.randint(*self.LESSONS), fraction)):
@@ -523,9 +557,10 @@ class SchoolFacts(FactPlan):
                 )
                 at = self.clock.at(rng, self.clock.day(rng, span)) + timedelta(hours=hours)
                 if at < cutoff:
-                    yield self.fact(
-                        person, "homework_graded", at, round(hours, 1), self.serial("homework")
-                    )
+                    number = self.serial("homework")
+                    yield self.fact(person, "homework_graded", at, round(hours, 1), number)
+                    if work is not None:
+                        work.homework(person, number=number, graded=at, hours=round(hours, 1))
             slow = _clamp(0.15 - 0.05 * person.talent, 0.03, 0.4)
             for _ in range(_poisson(rng, self.QUESTIONS_PER_WEEK * weeks)):
                 hours = (
@@ -533,9 +568,10 @@ class SchoolFacts(FactPlan):
                 )
                 at = self.clock.at(rng, self.clock.day(rng, span)) + timedelta(hours=hours)
                 if at < cutoff:
-                    yield self.fact(
-                        person, "question_answered", at, round(hours, 2), self.serial("question")
-                    )
+                    number = self.serial("question")
+                    yield self.fact(person, "question_answered", at, round(hours, 2), number)
+                    if work is not None:
+                        work.question(person, number=number, answered=at, hours=round(hours, 2))
             yield from self._parent_contacts(person, rng, span, classes, cutoff)
             if term.spring:
                 yield from self._growth(person, rng, term, first, cutoff)
@@ -641,18 +677,22 @@ def _engagement_classes(generator: Generator) -> dict[tuple[UUID, date], list[Sc
     return found
 
 
-FACT_PLANS: dict[str, type[FactPlan]] = {
+FACT_PLANS: dict[str, type[FactPlan[Any]]] = {
     "enterprise_rd": EnterpriseFacts,
     "school_teaching": SchoolFacts,
 }
 
 
-def demo_facts(generator: Generator, *, source: str = DEMO_SOURCE) -> Iterator[FactRow]:
-    """The facts of a planned demo (after ``record_history``), yielded person by person.
+def demo_facts(
+    generator: Generator, *, source: str = DEMO_SOURCE, work: DemoWork | None = None
+) -> Iterator[FactRow]:
+    """The facts of a planned demo (after ``record_history``), yielded person by person;
+    with ``work`` (``domain.demo.work.demo_work``), the work items they tell of are recorded
+    there as they go.
 
     Draws its seed from the generator when called, not when first iterated.
     """
-    plan = FACT_PLANS[generator.profile.template](generator, source=source)
+    plan = FACT_PLANS[generator.profile.template](generator, source=source, work=work)
     return plan.rows()
 
 

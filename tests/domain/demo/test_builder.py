@@ -41,6 +41,8 @@ TABLES = (
     "feedback",
     "users",
     "facts",
+    "work_items",
+    "work_item_assignees",
     "periods",
     "scorecards",
 )
