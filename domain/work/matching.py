@@ -227,21 +227,29 @@ class _Sample:
 
 # Skills are matched by joining the needs as a table: a person qualifies when every need
 # found a skill at its level, so the count of matched rows equals the count of needs. The
-# open load is a correlated sum, still one statement for any number of people.
-_QUALIFIED_SQL = """
+# open load is summed once over the open items and joined in, still one statement for any
+# number of people. The open statuses are written into the text (they are constants), so
+# that the planner can use the partial index that finds them among years of closed items
+# (migration 0008): with a parameter it could not tell the index applies.
+_OPEN = ", ".join(f"'{status.value}'" for status in OPEN_STATUSES)
+_QUALIFIED_SQL = f"""
+    WITH open_load AS (
+        SELECT a.employee_id, sum(COALESCE(w.size, 1) * a.share) AS points
+        FROM work_items w
+        JOIN work_item_assignees a ON a.tenant_id = w.tenant_id AND a.work_item_id = w.id
+        WHERE w.tenant_id = $1 AND w.status IN ({_OPEN})
+          AND w.id IS DISTINCT FROM $5::uuid
+        GROUP BY a.employee_id
+    )
     SELECT e.id, e.level, e.org_unit_id,
            array_agg(s.skill_id ORDER BY s.skill_id) AS skill_ids,
            array_agg(s.level ORDER BY s.skill_id) AS skill_levels,
-           (SELECT COALESCE(sum(COALESCE(w.size, 1) * a.share), 0)
-              FROM work_item_assignees a
-              JOIN work_items w ON w.tenant_id = a.tenant_id AND w.id = a.work_item_id
-             WHERE a.tenant_id = e.tenant_id AND a.employee_id = e.id
-               AND w.status = ANY($5::text[])
-               AND w.id IS DISTINCT FROM $6::uuid) AS open_load
+           COALESCE(min(l.points), 0) AS open_load
     FROM employees e
     JOIN employee_skills s ON s.tenant_id = e.tenant_id AND s.employee_id = e.id
     JOIN unnest($2::uuid[], $3::int[]) AS need(skill_id, min_level)
       ON need.skill_id = s.skill_id AND s.level >= need.min_level
+    LEFT JOIN open_load l ON l.employee_id = e.id
     WHERE e.tenant_id = $1 AND e.archived_at IS NULL AND e.status <> 'left'
       AND e.level IS NOT NULL
       AND ($4::uuid IS NULL OR e.org_unit_id IN (
@@ -250,7 +258,7 @@ _QUALIFIED_SQL = """
             WHERE u.tenant_id = $1 AND root.id = $4))
     GROUP BY e.id
     HAVING count(*) = cardinality($2::uuid[])
-"""
+"""  # noqa: S608 - the statuses are the model's constants
 
 # avg and var_samp rather than sums of squares: PostgreSQL's float variance is exact for
 # equal values (no cancellation), so a constant history really has zero spread. Facts a
@@ -286,7 +294,6 @@ async def _qualified(tenant: TenantID, request: MatchRequest) -> list[_Person]:
         [need.skill_id for need in request.skills],
         [need.min_level for need in request.skills],
         request.org_unit_id,
-        [status.value for status in OPEN_STATUSES],
         request.exclude_item_id,
     )
     return [
