@@ -216,7 +216,7 @@ class _Person:
     open_load: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Sample:
     """One person's facts of one measure in the window (ln-pace, or defects per item)."""
 
@@ -230,13 +230,19 @@ class _Sample:
 # open load is summed once over the open items and joined in, still one statement for any
 # number of people. The open statuses are written into the text (they are constants), so
 # that the planner can use the partial index that finds them among years of closed items
-# (migration 0008): with a parameter it could not tell the index applies.
+# (migration 0008): with a parameter it could not tell the index applies. Each open item's
+# assignees are looked up by the item (``OFFSET 0`` keeps the lateral subquery apart):
+# otherwise the planner reads every assignment of every past item to join a few thousand.
 _OPEN = ", ".join(f"'{status.value}'" for status in OPEN_STATUSES)
 _QUALIFIED_SQL = f"""
     WITH open_load AS (
         SELECT a.employee_id, sum(COALESCE(w.size, 1) * a.share) AS points
         FROM work_items w
-        JOIN work_item_assignees a ON a.tenant_id = w.tenant_id AND a.work_item_id = w.id
+        CROSS JOIN LATERAL (
+            SELECT x.employee_id, x.share FROM work_item_assignees x
+            WHERE x.tenant_id = w.tenant_id AND x.work_item_id = w.id
+            OFFSET 0
+        ) a
         WHERE w.tenant_id = $1 AND w.status IN ({_OPEN})
           AND w.id IS DISTINCT FROM $5::uuid
         GROUP BY a.employee_id
