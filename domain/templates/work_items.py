@@ -21,7 +21,8 @@ from domain.templates.indicators import CODE, FactKind, Text
 #   cycle_days            days from started to delivered; denominator the size (points) times
 #                         the person's share
 #   on_time               1 when delivered by the end of the promised day, else 0 (denominator
-#                         1); none for an item late for a cause other than `rd`
+#                         1), dated the promised day (late) or the delivery (early); none for
+#                         an item late for a cause other than `rd`
 #   linked_defects        defects linked to the item, once delivered (re-derived as they come)
 #   found_in_production   1 for a defect found in production, 0 in test (when linked);
 #                         denominator 1

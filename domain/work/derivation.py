@@ -124,12 +124,14 @@ def _measure(
         return delivered, max(0.0, (delivered - item.started_at) / DAY), item.size or 1.0
     if measure == "linked_defects":
         return delivered, float(context.linked_defects), None
-    # on_time: the item counts in the period its date was promised for. R&D answers only
-    # for delays it caused: a late item with another cause yields nothing (an over-promised
-    # one has `sales_overpromise` by default).
+    # on_time: a late item counts on its promised day, one delivered early when it was
+    # delivered (its promised day may still be ahead, and facts are never in the future).
+    # R&D answers only for delays it caused: a late item with another cause yields nothing
+    # (an over-promised one has `sales_overpromise` by default).
     if item.promised_on is None:
         return None
     late = is_late(item)
     if late and item.delay_cause is not None and item.delay_cause != "rd":
         return None
-    return end_of_day(item.promised_on) - timedelta(seconds=1), 0.0 if late else 1.0, None
+    due = end_of_day(item.promised_on) - timedelta(seconds=1)
+    return min(due, delivered), 0.0 if late else 1.0, None

@@ -13,8 +13,14 @@ from domain.audit.models import AuditEntry
 from domain.people.models import Employee
 from domain.skills.models import Skill
 from domain.work.matching import SkillNeed
-from domain.work.models import FoundIn, Verdict, WorkStatus
-from domain.work.service import Assignment, TimesCorrection, WorkItemInput, work_items
+from domain.work.models import FoundIn, Verdict, WorkItem, WorkStatus
+from domain.work.service import (
+    TRANSITIONS,
+    Assignment,
+    TimesCorrection,
+    WorkItemInput,
+    work_items,
+)
 from tenants.errors import ErrorCode, ServiceError
 from tenants.models import Tenant
 from tenants.scope import tenant_transaction
@@ -49,7 +55,8 @@ async def test_a_request_goes_from_question_to_closed_and_derives_its_facts() ->
     assert (cycle.value, cycle.denominator) == (10.0, 5.0)  # 10 days for 5 points
     on_time = facts[("due_item", dev.id)]
     assert (on_time.value, on_time.denominator) == (1.0, 1.0)
-    assert on_time.occurred_at.date() == date(2026, 8, 20)  # counted when it was due
+    # delivered early (15 Aug for 20 Aug): counted when delivered, a fact is never ahead
+    assert on_time.occurred_at.date() == date(2026, 8, 15)
     assert facts[("item_defects", dev.id)].value == 0.0
 
 
@@ -363,3 +370,54 @@ async def test_skills_and_units_of_another_tenant_are_unknown() -> None:
     with pytest.raises(ServiceError) as caught:
         await create_item(tenant, skills=(SkillNeed(theirs.id, 2),), org_unit_id=theirs.id)
     assert {d.field for d in caught.value.details} >= {"skills", "orgUnitId"}
+
+
+_STEPS: dict[WorkStatus, dict[str, object]] = {
+    WorkStatus.NEW: {},
+    WorkStatus.ANSWERED: {"answered_at": REQUESTED + H, "verdict": Verdict.FEASIBLE},
+    WorkStatus.PLANNED: {"promised_on": date(2026, 12, 31)},
+    WorkStatus.IN_PROGRESS: {"started_at": REQUESTED + 2 * H},
+    WorkStatus.DELIVERED: {"delivered_at": REQUESTED + 3 * H},
+    WorkStatus.CLOSED: {"closed_at": REQUESTED + 4 * H},
+}
+_ORDER = list(_STEPS)
+
+
+async def _item_in(tenant: Tenant, status: WorkStatus, dev: Employee) -> WorkItem:
+    """A requirement brought to ``status`` with the times that status implies."""
+    item = await create_item(tenant, assignees=[(dev, 1.0)])
+    fields: dict[str, object] = {"status": status, "answered_by": dev.id}
+    if status == WorkStatus.CANCELLED:
+        fields["cancelled_at"] = REQUESTED + H
+    else:
+        for step in _ORDER[: _ORDER.index(status) + 1]:
+            fields.update(_STEPS[step])
+    async with tenant_transaction(tenant_id(tenant)):
+        await WorkItem.filter(id=item.id).update(**fields)
+    return item
+
+
+@pytest.mark.parametrize("status", list(WorkStatus))
+@pytest.mark.parametrize("action", list(TRANSITIONS))
+async def test_every_transition_from_every_status(action: str, status: WorkStatus) -> None:
+    tenant = await create_tenant()
+    dev = await create_employee(tenant)
+    item = await _item_in(tenant, status, dev)
+    by_action: dict[str, dict[str, object]] = {
+        "answer": {"verdict": Verdict.FEASIBLE, "by": dev.id},
+        "promise": {"promised_on": date.today() + 60 * D},
+        "cancel": {"reason": "the customer withdrew it"},
+    }
+    arguments = by_action.get(action, {})
+    allowed = TRANSITIONS[action].get(status)
+    # a request is answered before work starts, whatever the table allows from `new`
+    if action == "start" and status == WorkStatus.NEW:
+        allowed = None
+    if allowed is None:
+        with pytest.raises(ServiceError) as caught:
+            await act(tenant, action, item, **arguments)
+        assert caught.value.code == ErrorCode.CONFLICT
+        assert status.value in caught.value.message
+    else:
+        moved = await act(tenant, action, item, **arguments)
+        assert moved.status == allowed[0]
