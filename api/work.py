@@ -1584,7 +1584,10 @@ def _failed(key: str, error: ServiceError) -> WorkItemUpsertItemResult:
 
 @strawberry.type
 class WorkMutations:
-    @root_mutation(description="Record a new work item (status NEW). Sales request as themselves.")
+    @root_mutation(
+        description="Record a new work item (status NEW). Sales request and engineers report "
+        "as themselves."
+    )
     async def create_work_item(
         self, info: Info, input: WorkItemCreateInput
     ) -> WorkItemCreateResult:
