@@ -3,68 +3,18 @@ the issue's figures, and scored in periods over the history."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import date
-from typing import Any
 
 import pytest
-from starlette.applications import Starlette
 
-from domain.demo.builder import HISTORY_DAYS, LOADED_TABLES, DemoSummary, build_demo
+from domain.demo.builder import HISTORY_DAYS, DemoSummary
 from domain.templates.registry import pack_for
-from tenants.database.migrate import analyze
-from tenants.scope import tenant_transaction
-
-SEED = 2026
-AS_OF = date(2026, 3, 16)
-TEMPLATES = ("enterprise_rd", "school_teaching")
-SMALL = 30
-# The default demo sizes (acme, sunrise): the statistics are checked on what people see.
-ACME_SIZE = 200
-SUNRISE_SIZE = 80
-
-
-async def _build(template: str, employees: int, database: tuple[str, str]) -> DemoSummary:
-    summary = await build_demo(
-        slug=f"facts-{secrets.token_hex(4)}",
-        template=template,
-        employees=employees,
-        seed=SEED,
-        as_of=AS_OF,
-    )
-    # As `renshi demo` does: the queries below are planned with statistics.
-    await analyze(database[0], LOADED_TABLES)
-    return summary
-
-
-@pytest.fixture(scope="module")
-async def twins(
-    app: Starlette, database: tuple[str, str]
-) -> dict[str, tuple[DemoSummary, DemoSummary]]:
-    """Two small builds of each template with the same seed."""
-    return {
-        t: (await _build(t, SMALL, database), await _build(t, SMALL, database)) for t in TEMPLATES
-    }
-
-
-@pytest.fixture(scope="module")
-async def acme(app: Starlette, database: tuple[str, str]) -> DemoSummary:
-    return await _build("enterprise_rd", ACME_SIZE, database)
-
-
-@pytest.fixture(scope="module")
-async def sunrise(app: Starlette, database: tuple[str, str]) -> DemoSummary:
-    return await _build("school_teaching", SUNRISE_SIZE, database)
-
-
-@pytest.fixture(scope="module")
-def full(acme: DemoSummary, sunrise: DemoSummary) -> dict[str, DemoSummary]:
-    return {"enterprise_rd": acme, "school_teaching": sunrise}
-
-
-async def _rows(summary: DemoSummary, query: str, *args: Any) -> list[Any]:
-    async with tenant_transaction(summary.tenant_id) as tx:
-        return await tx.fetch(query, summary.tenant_id, *args)
+from tests.factories_demo import (
+    ACME_SIZE,
+    AS_OF,
+    TEMPLATES,
+    demo_rows,
+)
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
@@ -79,7 +29,7 @@ async def test_the_same_seed_gives_the_same_facts(
         "JOIN employees e ON e.tenant_id = f.tenant_id AND e.id = f.employee_id "
         "WHERE f.tenant_id = $1 ORDER BY f.external_key"
     )
-    ours, theirs = await _rows(first, query), await _rows(second, query)
+    ours, theirs = await demo_rows(first, query), await demo_rows(second, query)
     assert ours
     assert [tuple(row) for row in ours] == [tuple(row) for row in theirs]
     assert first.counts["facts"] == second.counts["facts"] == len(ours)
@@ -90,7 +40,7 @@ async def test_every_fact_kind_of_the_pack_is_there_as_the_pack_defines_it(
     full: dict[str, DemoSummary], template: str
 ) -> None:
     summary = full[template]
-    rows = await _rows(
+    rows = await demo_rows(
         summary,
         "SELECT kind, count(*) AS facts, count(denominator) AS with_denominator, "
         "count(*) FILTER (WHERE denominator <= 0) AS bad_denominator, "
@@ -119,7 +69,7 @@ async def test_facts_fall_within_each_persons_time_there(
     full: dict[str, DemoSummary], template: str
 ) -> None:
     summary = full[template]
-    (row,) = await _rows(
+    (row,) = await demo_rows(
         summary,
         "SELECT count(*) FILTER (WHERE f.first < e.hire_date) AS before_hired, "
         "count(*) FILTER (WHERE f.first < $2) AS before_history, "
@@ -155,7 +105,7 @@ async def test_values_are_in_their_units_ranges(full: dict[str, DemoSummary]) ->
         "parent_contact": (0, 250),
     }
     for summary in full.values():
-        rows = await _rows(
+        rows = await demo_rows(
             summary,
             "SELECT kind, min(value) AS low, max(value) AS high, "
             "count(*) FILTER (WHERE value > denominator) AS over, "
@@ -173,7 +123,7 @@ async def test_values_are_in_their_units_ranges(full: dict[str, DemoSummary]) ->
 
 
 async def test_the_rd_demo_shows_the_issues_figures_by_level(acme: DemoSummary) -> None:
-    rows = await _rows(
+    rows = await demo_rows(
         acme,
         "SELECT e.level, sum(f.days) / sum(f.delivered) AS cycle_days, "
         "sum(f.escaped) / sum(f.defects) AS escaped FROM ("
@@ -202,7 +152,7 @@ async def test_the_rd_demo_shows_the_issues_figures_by_level(acme: DemoSummary) 
 
 async def test_the_rd_demo_has_quarterly_volumes_of_a_working_team(acme: DemoSummary) -> None:
     # Engineers (not managers) there for the whole of a past quarter, per quarter.
-    rows = await _rows(
+    rows = await demo_rows(
         acme,
         "SELECT f.kind, avg(f.n) AS mean FROM ("
         "  SELECT employee_id, kind, date_trunc('quarter', occurred_at) AS quarter, "
@@ -225,7 +175,7 @@ async def test_the_rd_demo_has_quarterly_volumes_of_a_working_team(acme: DemoSum
 async def test_one_or_two_teams_see_twice_their_usual_demand_in_the_last_quarter(
     acme: DemoSummary,
 ) -> None:
-    rows = await _rows(
+    rows = await demo_rows(
         acme,
         "SELECT u.name, sum(f.spike) AS spike, sum(f.before) / 3.0 AS usual FROM ("
         "  SELECT employee_id, count(*) FILTER (WHERE occurred_at >= '2025-10-01') AS spike, "
@@ -241,7 +191,7 @@ async def test_one_or_two_teams_see_twice_their_usual_demand_in_the_last_quarter
     assert 1 <= len(spiking) <= 2, ratios
     assert all(ratio < 1.5 for name, ratio in ratios.items() if name not in spiking), ratios
     # and the pack's demand-spike rule sees it when the quarter is scored
-    flagged = await _rows(
+    flagged = await demo_rows(
         acme,
         "SELECT DISTINCT u.name FROM target_adjustments a "
         "JOIN periods p ON p.id = a.period_id JOIN org_units u ON u.id = a.org_unit_id "
@@ -252,7 +202,7 @@ async def test_one_or_two_teams_see_twice_their_usual_demand_in_the_last_quarter
 
 async def test_interactive_teachers_reach_higher_normalised_gains(sunrise: DemoSummary) -> None:
     # Teaching style as the product reads it: the share of lessons in project-based units.
-    rows = await _rows(
+    rows = await demo_rows(
         sunrise,
         "WITH style AS (SELECT employee_id, avg(value) AS pbl FROM facts "
         "  WHERE tenant_id = $1 AND kind = 'lesson' GROUP BY employee_id), "
@@ -272,7 +222,7 @@ async def test_interactive_teachers_reach_higher_normalised_gains(sunrise: DemoS
 
 
 async def test_school_growth_percentiles_centre_on_50(sunrise: DemoSummary) -> None:
-    (row,) = await _rows(
+    (row,) = await demo_rows(
         sunrise,
         "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS median, "
         "count(*)::float8 / count(DISTINCT employee_id) AS per_teacher "
@@ -299,7 +249,7 @@ async def test_past_periods_are_closed_and_the_current_one_is_computed(
     full: dict[str, DemoSummary], template: str, codes: list[str]
 ) -> None:
     summary = full[template]
-    periods = await _rows(
+    periods = await demo_rows(
         summary,
         "SELECT p.code, p.kind, p.status, p.starts_on, p.ends_on, p.computed_at, "
         "count(s.id) AS scorecards FROM periods p "
@@ -312,7 +262,7 @@ async def test_past_periods_are_closed_and_the_current_one_is_computed(
     assert all(row["status"] == "closed" and row["ends_on"] < AS_OF for row in past)
     assert current["status"] == "open"
     assert current["starts_on"] <= AS_OF <= current["ends_on"]
-    (roster,) = await _rows(
+    (roster,) = await demo_rows(
         summary,
         "SELECT count(*) FROM employees WHERE tenant_id = $1 AND status <> 'left'",
     )
@@ -322,7 +272,7 @@ async def test_past_periods_are_closed_and_the_current_one_is_computed(
     assert summary.counts["periods"] == len(codes)
     assert summary.counts["scorecards"] == sum(row["scorecards"] for row in periods)
     # most people get a score: the facts are enough to score them
-    (scored,) = await _rows(
+    (scored,) = await demo_rows(
         summary,
         "SELECT count(*) FILTER (WHERE status = 'scored')::float8 / count(*) AS share "
         "FROM scorecards WHERE tenant_id = $1",

@@ -3,70 +3,25 @@ tell of, one item per fact, with timestamps, statuses and causes that agree with
 
 from __future__ import annotations
 
-import secrets
-from datetime import date, timedelta
-from typing import Any
+from datetime import timedelta
 
 import asyncpg
 import pytest
-from starlette.applications import Starlette
 
-from domain.demo.builder import HISTORY_DAYS, LOADED_TABLES, DemoSummary, build_demo
-from tenants.database.migrate import analyze
+from domain.demo.builder import HISTORY_DAYS, DemoSummary
 from tenants.scope import tenant_transaction
+from tests.factories_demo import (
+    ACME_SIZE,
+    AS_OF,
+    SMALL,
+    TEMPLATES,
+    demo_rows,
+)
 
-SEED = 2026
-AS_OF = date(2026, 3, 16)
 FIRST_DAY = AS_OF - timedelta(days=HISTORY_DAYS)
-SMALL = 30
-ACME_SIZE = 200
-SUNRISE_SIZE = 80
 # Open items are the last few weeks' requests and the defects being fixed now.
 OPEN_WEEKS = 3
-TEMPLATES = ("enterprise_rd", "school_teaching")
 WORK_TABLES = ("work_items", "work_item_assignees")
-
-
-async def _build(template: str, employees: int, database: tuple[str, str]) -> DemoSummary:
-    summary = await build_demo(
-        slug=f"work-{secrets.token_hex(4)}",
-        template=template,
-        employees=employees,
-        seed=SEED,
-        as_of=AS_OF,
-    )
-    await analyze(database[0], LOADED_TABLES)
-    return summary
-
-
-@pytest.fixture(scope="module")
-async def twins(
-    app: Starlette, database: tuple[str, str]
-) -> dict[str, tuple[DemoSummary, DemoSummary]]:
-    """Two small builds of each template with the same seed."""
-    return {
-        t: (await _build(t, SMALL, database), await _build(t, SMALL, database)) for t in TEMPLATES
-    }
-
-
-@pytest.fixture(scope="module")
-async def acme(app: Starlette, database: tuple[str, str]) -> DemoSummary:
-    return await _build("enterprise_rd", ACME_SIZE, database)
-
-
-@pytest.fixture(scope="module")
-async def sunrise(app: Starlette, database: tuple[str, str]) -> DemoSummary:
-    return await _build("school_teaching", SUNRISE_SIZE, database)
-
-
-@pytest.fixture(scope="module")
-def full(acme: DemoSummary, sunrise: DemoSummary) -> dict[str, DemoSummary]:
-    return {"enterprise_rd": acme, "school_teaching": sunrise}
-
-
-async def _rows(summary: DemoSummary, query: str, *args: Any) -> list[Any]:
-    async with tenant_transaction(summary.tenant_id) as tx:
-        return await tx.fetch(query, summary.tenant_id, *args)
 
 
 # An item with the fact of kind $2 keyed like it (``requirement:7`` and ``due_item:7``).
@@ -79,7 +34,7 @@ _LATE = "((w.delivered_at AT TIME ZONE 'UTC')::date > w.promised_on)"
 
 
 async def test_the_rd_demo_has_requests_defects_and_complaints(acme: DemoSummary) -> None:
-    rows = await _rows(
+    rows = await demo_rows(
         acme,
         "SELECT w.kind, count(*) AS items, "  # noqa: S608
         "count(*) FILTER (WHERE w.source <> 'demo') AS foreign_, "
@@ -109,14 +64,16 @@ async def test_the_rd_demo_has_requests_defects_and_complaints(acme: DemoSummary
         assert found[kind]["linked"] == found[kind]["items"] > 0
     assert found["bug"]["items"] > 10 * found["incident"]["items"]
     assert found["complaint"]["rd_caused"] == found["complaint"]["items"] > 0
-    (total,) = await _rows(acme, "SELECT count(*) FROM work_items WHERE tenant_id = $1")
-    (assigned,) = await _rows(acme, "SELECT count(*) FROM work_item_assignees WHERE tenant_id = $1")
+    (total,) = await demo_rows(acme, "SELECT count(*) FROM work_items WHERE tenant_id = $1")
+    (assigned,) = await demo_rows(
+        acme, "SELECT count(*) FROM work_item_assignees WHERE tenant_id = $1"
+    )
     assert acme.counts["work_items"] == total["count"] == sum(row["items"] for row in rows)
     assert acme.counts["work_item_assignees"] == assigned["count"]
 
 
 async def test_each_delivered_requirement_is_its_delivery_and_due_facts(acme: DemoSummary) -> None:
-    (delivery,) = await _rows(
+    (delivery,) = await demo_rows(
         acme,
         "SELECT count(*) AS items, count(*) FILTER (WHERE f.employee_id = a.employee_id "  # noqa: S608
         "  AND a.share = 1 AND f.occurred_at = w.delivered_at AND f.denominator = w.size "
@@ -128,7 +85,7 @@ async def test_each_delivered_requirement_is_its_delivery_and_due_facts(acme: De
         "requirement_delivered",
     )
     assert delivery["items"] == delivery["matching"] == delivery["facts"] > 0
-    rows = await _rows(
+    rows = await demo_rows(
         acme,
         "SELECT f.employee_id = a.employee_id AS same_person, "  # noqa: S608
         # the due day; a late one the facts clamped to the history's first day was due before
@@ -161,7 +118,7 @@ async def test_each_delivered_requirement_is_its_delivery_and_due_facts(acme: De
 
 
 async def test_each_defect_and_complaint_is_its_fact(acme: DemoSummary) -> None:
-    (defects,) = await _rows(
+    (defects,) = await demo_rows(
         acme,
         "SELECT count(*) AS items, count(*) FILTER (WHERE f.employee_id = a.employee_id "  # noqa: S608
         "  AND f.occurred_at = w.requested_at "
@@ -182,7 +139,7 @@ async def test_each_defect_and_complaint_is_its_fact(acme: DemoSummary) -> None:
     )
     assert defects["items"] == defects["matching"] == defects["facts"] > 0
     assert defects["fixed_after_delivery"] == 0
-    (complaints,) = await _rows(
+    (complaints,) = await demo_rows(
         acme,
         "SELECT count(*) AS items, count(*) FILTER (WHERE f.employee_id = a.employee_id "  # noqa: S608
         "  AND f.occurred_at = w.delivered_at "
@@ -199,7 +156,7 @@ async def test_each_defect_and_complaint_is_its_fact(acme: DemoSummary) -> None:
 async def test_the_school_demo_has_homework_and_questions_one_to_one_with_its_facts(
     sunrise: DemoSummary,
 ) -> None:
-    rows = await _rows(
+    rows = await demo_rows(
         sunrise,
         "SELECT w.kind, count(*) AS items, count(*) FILTER (WHERE f.kind = "  # noqa: S608
         "  CASE w.kind WHEN 'homework' THEN 'homework_graded' ELSE 'question_answered' END "
@@ -215,7 +172,7 @@ async def test_the_school_demo_has_homework_and_questions_one_to_one_with_its_fa
     )
     found = {row["kind"]: row for row in rows}
     assert set(found) == {"homework", "question"}
-    facts = await _rows(
+    facts = await demo_rows(
         sunrise,
         "SELECT kind, count(*) FROM facts WHERE tenant_id = $1 "
         "AND kind IN ('homework_graded', 'question_answered') GROUP BY kind",
@@ -229,7 +186,7 @@ async def test_the_school_demo_has_homework_and_questions_one_to_one_with_its_fa
 @pytest.mark.parametrize("template", TEMPLATES)
 async def test_statuses_agree_with_timestamps(full: dict[str, DemoSummary], template: str) -> None:
     summary = full[template]
-    rows = await _rows(
+    rows = await demo_rows(
         summary,
         "SELECT status, count(*) AS items, "
         "count(*) FILTER (WHERE NOT ("
@@ -277,7 +234,7 @@ async def test_statuses_agree_with_timestamps(full: dict[str, DemoSummary], temp
     for status in ("new", "answered"):
         if status in found:
             assert found[status]["unassigned"] == found[status]["items"]
-    (load,) = await _rows(
+    (load,) = await demo_rows(
         summary,
         "SELECT coalesce(max(points), 0) AS most FROM (SELECT a.employee_id, "
         "sum(coalesce(w.size, 1) * a.share) AS points FROM work_item_assignees a "
@@ -289,7 +246,7 @@ async def test_statuses_agree_with_timestamps(full: dict[str, DemoSummary], temp
 
 
 async def test_the_rd_demo_has_recent_requests_still_open(acme: DemoSummary) -> None:
-    rows = await _rows(
+    rows = await demo_rows(
         acme,
         "SELECT status, count(*) FROM work_items WHERE tenant_id = $1 "
         "AND kind = 'requirement' AND status IN ('new', 'answered') GROUP BY status",
@@ -324,7 +281,7 @@ async def test_the_same_seed_gives_the_same_work_items(
     twins: dict[str, tuple[DemoSummary, DemoSummary]], template: str
 ) -> None:
     first, second = twins[template]
-    ours, theirs = await _rows(first, _SAME), await _rows(second, _SAME)
+    ours, theirs = await demo_rows(first, _SAME), await demo_rows(second, _SAME)
     assert len(ours) > 10 * SMALL
     assert [tuple(row) for row in ours] == [tuple(row) for row in theirs]
     assert first.counts["work_items"] == second.counts["work_items"] == len(ours)
