@@ -53,13 +53,7 @@ T = TypeVar("T")
 
 
 def engagement_skills_loader(context: RequestContext) -> DataLoader[UUID, list[Skill]]:
-    tenant = context.tenant_id
-
-    async def load(engagement_ids: list[UUID]) -> list[list[Skill]]:
-        found = await engagement_service.skills_of_engagements(tenant, engagement_ids)
-        return [found.get(engagement_id, []) for engagement_id in engagement_ids]
-
-    return context.loaders.batch("engagement_skills", load)
+    return context.loaders.grouped("engagement_skills", engagement_service.skills_of_engagements)
 
 
 def latest_appraisal_loader(context: RequestContext) -> DataLoader[UUID, Appraisal | None]:

@@ -124,13 +124,7 @@ def definition_loader(context: RequestContext) -> DataLoader[int, VersionedDefin
 
 def lines_loader(context: RequestContext) -> DataLoader[UUID, list[ScorecardLine]]:
     """Lines of scorecards: a whole page's in one statement."""
-    tenant = context.tenant_id
-
-    async def load(scorecard_ids: list[UUID]) -> list[list[ScorecardLine]]:
-        found = await indicator_repo.lines_of(tenant, scorecard_ids)
-        return [found.get(scorecard_id, []) for scorecard_id in scorecard_ids]
-
-    return context.loaders.batch("scorecard_lines", load)
+    return context.loaders.grouped("scorecard_lines", indicator_repo.lines_of)
 
 
 async def _reachable(context: RequestContext, employee_id: UUID, operation: str) -> bool:

@@ -142,24 +142,12 @@ def item_loader(context: RequestContext) -> DataLoader[UUID, WorkItem | None]:
 
 def assignees_loader(context: RequestContext) -> DataLoader[UUID, list[WorkItemAssignee]]:
     """Assignees of items: a whole page's in one statement."""
-    tenant = context.tenant_id
-
-    async def load(item_ids: list[UUID]) -> list[list[WorkItemAssignee]]:
-        found = await work_repo.assignees_of(tenant, item_ids)
-        return [found.get(item_id, []) for item_id in item_ids]
-
-    return context.loaders.batch("work_item_assignees", load)
+    return context.loaders.grouped("work_item_assignees", work_repo.assignees_of)
 
 
 def defects_loader(context: RequestContext) -> DataLoader[UUID, list[WorkItem]]:
     """Items linked to items (their defects): a whole page's in one statement."""
-    tenant = context.tenant_id
-
-    async def load(item_ids: list[UUID]) -> list[list[WorkItem]]:
-        found = await work_repo.items_linked_to(tenant, item_ids)
-        return [found.get(item_id, []) for item_id in item_ids]
-
-    return context.loaders.batch("work_item_defects", load)
+    return context.loaders.grouped("work_item_defects", work_repo.items_linked_to)
 
 
 def _forget_items(context: RequestContext) -> None:

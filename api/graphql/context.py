@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final, TypeAlias, TypeVar
@@ -64,6 +64,20 @@ class Loaders:
         async def load(ids: list[UUID]) -> list[Any]:
             rows = {row.id: row for row in await fetch(self.tenant, ids)}
             return [rows.get(i) for i in ids]
+
+        return self.batch(name, load)
+
+    def grouped(
+        self,
+        name: str,
+        fetch: Callable[[TenantID, Sequence[K]], Awaitable[Mapping[K, list[V]]]],
+    ) -> DataLoader[K, list[V]]:
+        """A loader of each key's rows (an empty list when there are none) from ``fetch``,
+        which answers a batch of keys at once, grouped by key."""
+
+        async def load(keys: list[K]) -> list[list[V]]:
+            found = await fetch(self.tenant, keys)
+            return [found.get(key, []) for key in keys]
 
         return self.batch(name, load)
 
