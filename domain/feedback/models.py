@@ -41,11 +41,14 @@ class Feedback(TenantModel):
     ratings: dict[str, int] = fields.JSONField(default=dict)
     comment = fields.TextField(null=True)
     given_at = fields.DatetimeField()
+    # The key of the feedback in the system it came from (imports and ERP syncs).
+    external_key = fields.CharField(max_length=128, null=True)
     archived_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "feedback"
+        unique_together = (("tenant", "external_key"),)
         indexes = (
             Index(fields=("tenant_id", "subject_id", "given_at"), name="feedback_subject_idx"),
         )

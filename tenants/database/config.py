@@ -21,6 +21,7 @@ MODEL_MODULES = [
     "domain.audit.models",
     "domain.indicators.models",
     "domain.work.models",
+    "domain.imports.models",
 ]
 
 
