@@ -12,14 +12,23 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from tortoise.exceptions import IntegrityError
+
 from domain.feedback.models import Feedback, FeedbackSource
 from tenants.pagination import Page, paginate
 from tenants.scope import TenantID, require_tenant
 
 
+class DuplicateKeyError(Exception):
+    """The external key is taken (the only unique key feedback has)."""
+
+
 async def insert_feedback(tenant: TenantID, **values: Any) -> Feedback:
     require_tenant(tenant)
-    return await Feedback.create(tenant_id=tenant, **values)
+    try:
+        return await Feedback.create(tenant_id=tenant, **values)
+    except IntegrityError as exc:
+        raise DuplicateKeyError("externalKey") from exc
 
 
 async def get_feedback(tenant: TenantID, feedback_id: UUID) -> Feedback | None:
@@ -27,9 +36,17 @@ async def get_feedback(tenant: TenantID, feedback_id: UUID) -> Feedback | None:
     return await Feedback.get_or_none(id=feedback_id)
 
 
+async def get_feedback_by_external_key(tenant: TenantID, keys: Sequence[str]) -> list[Feedback]:
+    require_tenant(tenant)
+    return await Feedback.filter(external_key__in=list(keys))
+
+
 async def save_feedback(tenant: TenantID, feedback: Feedback, fields: Sequence[str]) -> None:
     require_tenant(tenant)
-    await feedback.save(update_fields=list(fields))
+    try:
+        await feedback.save(update_fields=list(fields))
+    except IntegrityError as exc:
+        raise DuplicateKeyError("externalKey") from exc
 
 
 async def list_named(

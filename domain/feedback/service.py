@@ -20,10 +20,16 @@ Anonymity rules:
 
 A summary reflects the feedback at the time it is read; comparing summaries before and after
 one new (or archived) response is a limit every live aggregate shares.
+
+Imports and ERP syncs upsert feedback by its external key (the key in the system it came
+from). Once given, feedback keeps its anonymity: turning named feedback anonymous would leave
+its author in the earlier audit entries, and the reverse would name the author of ratings
+given in confidence.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,13 +38,22 @@ from typing import Any
 from uuid import UUID
 
 from domain.audit.service import AuditActor, acting_as, audit, current_actor, snapshot
-from domain.changes import Problems
+from domain.changes import (
+    KEEP,
+    Keep,
+    Problems,
+    UpsertResult,
+    check_batch_size,
+    failed,
+    upsert_one,
+)
 from domain.feedback import repository as repo
 from domain.feedback.models import Feedback, FeedbackSource
+from domain.org.service import external_key as clean_external_key
 from domain.people.service import employee_not_found, employee_service
 from domain.templates.registry import PackFile
 from domain.templates.service import pack_of
-from tenants.errors import ServiceError, combined, invalid, not_found
+from tenants.errors import ErrorCode, ServiceError, combined, invalid, not_found
 from tenants.pagination import Page
 from tenants.scope import TenantID
 from tenants.service import clean_name
@@ -60,8 +75,10 @@ NAMED_AUDITED = (
     "ratings",
     "comment",
     "given_at",
+    "external_key",
     "archived_at",
 )
+# Not the external key either: a survey tool's response id may lead back to the respondent.
 ANONYMOUS_AUDITED = ("subject_id", "source", "anonymous", "given_at", "archived_at")
 
 
@@ -101,6 +118,25 @@ class FeedbackSummary:
     anonymous_withheld: bool = False
 
 
+@dataclass(frozen=True)
+class FeedbackItem:
+    """One feedback of an import or ERP sync, keyed by ``external_key`` (required).
+
+    A field left at ``KEEP`` keeps the stored value on update and takes the default of
+    ``give`` on create (no comment, named, given now).
+    """
+
+    external_key: str | None
+    subject_id: UUID
+    source: FeedbackSource | str
+    ratings: Mapping[str, int]
+    comment: str | Keep | None = KEEP
+    anonymous: bool | Keep = KEEP
+    author_user_id: UUID | Keep | None = KEEP
+    author_label: str | Keep | None = KEEP
+    given_at: datetime | Keep | None = KEEP  # None keeps the stored time (now on create)
+
+
 class FeedbackService:
     # --- writing ---------------------------------------------------------------------------
 
@@ -109,16 +145,18 @@ class FeedbackService:
         tenant: TenantID,
         *,
         subject_id: UUID,
-        source: FeedbackSource,
+        source: FeedbackSource | str,
         ratings: Mapping[str, int],
         comment: str | None,
         anonymous: bool,
         author_user_id: UUID | None,
         author_label: str | None = None,
         given_at: datetime | None = None,
+        external_key: str | None = None,
     ) -> Feedback:
         """Record feedback about ``subject_id``; every problem of the input reported at once."""
         problems = Problems()
+        key = problems.take(functools.partial(clean_external_key, external_key))
         await problems.take_async(self._subject(tenant, subject_id))
         pack = await pack_of(tenant)
         values: dict[str, Any] = {
@@ -131,15 +169,119 @@ class FeedbackService:
             # Dropped here, before anything is written, so no code path can keep them.
             "author_user_id": None if anonymous else author_user_id,
             "author_label": None if anonymous else problems.take(lambda: _label(author_label)),
+            "external_key": key,
         }
         if anonymous and source == FeedbackSource.SELF:
-            problems.found.append(
-                invalid("anonymous", "a self-assessment cannot be anonymous", "自评不能匿名")
-            )
+            problems.found.append(_self_anonymous())
         problems.raise_any()
-        feedback = await repo.insert_feedback(tenant, **values)
+        try:
+            feedback = await repo.insert_feedback(tenant, **values)
+        except repo.DuplicateKeyError as exc:
+            raise _duplicate_key(key) from exc
         await self._audit(tenant, feedback, "create", before=None)
         return feedback
+
+    async def upsert(self, tenant: TenantID, items: Sequence[FeedbackItem]) -> list[UpsertResult]:
+        """Create or update feedback by external key (required on every item).
+
+        Idempotent: the same batch again changes nothing and reports every item unchanged.
+        """
+        check_batch_size(len(items))
+        keys: list[str | None] = []
+        for item in items:
+            try:
+                keys.append(clean_external_key(item.external_key))
+            except ServiceError:
+                keys.append(None)
+        repeated = {key for key in keys if key is not None and keys.count(key) > 1}
+        existing = {
+            feedback.external_key: feedback
+            for feedback in await repo.get_feedback_by_external_key(
+                tenant, [key for key in keys if key is not None]
+            )
+        }
+        results = []
+        for key, item in zip(keys, items, strict=True):
+            if key is None:
+                error = invalid(
+                    "externalKey", "is required (1-128 characters)", "必填（1-128 个字符）"
+                )
+                results.append(failed(item.external_key or "", error))
+            elif key in repeated:
+                error = invalid("externalKey", "repeated in this batch", "本批次中重复")
+                results.append(failed(key, error))
+            else:
+                results.append(
+                    await upsert_one(
+                        key,
+                        existing.get(key),
+                        functools.partial(self._create_item, tenant, key, item),
+                        functools.partial(self._update_with, tenant, item),
+                    )
+                )
+        return results
+
+    async def _create_item(self, tenant: TenantID, key: str, item: FeedbackItem) -> Feedback:
+        return await self.give(
+            tenant,
+            subject_id=item.subject_id,
+            source=item.source,
+            ratings=item.ratings,
+            comment=_or(item.comment, None),
+            anonymous=_or(item.anonymous, False),
+            author_user_id=_or(item.author_user_id, None),
+            author_label=_or(item.author_label, None),
+            given_at=_or(item.given_at, None),
+            external_key=key,
+        )
+
+    async def _update_with(
+        self, tenant: TenantID, item: FeedbackItem, current: Feedback
+    ) -> tuple[Feedback, bool]:
+        """``current`` set to ``item``; every problem reported at once."""
+        problems = Problems()
+        pack = await pack_of(tenant)
+        anonymous = _or(item.anonymous, current.anonymous)
+        if anonymous != current.anonymous:
+            problems.found.append(
+                ServiceError(
+                    ErrorCode.CONFLICT,
+                    "feedback cannot become named or anonymous once given",
+                    "反馈提交后不能更改是否匿名",
+                    field="anonymous",
+                )
+            )
+        values: dict[str, Any] = {
+            "source": problems.take(lambda: _source(pack, item.source)),
+            "ratings": problems.take(lambda: _ratings(pack, item.ratings)),
+        }
+        if item.subject_id != current.subject_id:
+            # Only a new subject is checked: feedback on someone who left since stays theirs.
+            await problems.take_async(self._subject(tenant, item.subject_id))
+            values["subject_id"] = item.subject_id
+        comment, given_at, label = item.comment, item.given_at, item.author_label
+        if not isinstance(comment, Keep):
+            values["comment"] = problems.take(functools.partial(_comment, comment))
+        if not isinstance(given_at, Keep) and given_at is not None:
+            values["given_at"] = problems.take(functools.partial(_given_at, given_at))
+        if current.anonymous:
+            values["author_user_id"] = values["author_label"] = None
+        else:
+            if not isinstance(item.author_user_id, Keep):
+                values["author_user_id"] = item.author_user_id
+            if not isinstance(label, Keep):
+                values["author_label"] = problems.take(functools.partial(_label, label))
+        if current.anonymous and values["source"] == FeedbackSource.SELF:
+            problems.found.append(_self_anonymous())
+        problems.raise_any()
+        before = _snapshot(current)
+        changed = [name for name, value in values.items() if getattr(current, name) != value]
+        for name in changed:
+            setattr(current, name, values[name])
+        if changed:
+            await repo.save_feedback(tenant, current, changed)
+            await self._audit(tenant, current, "update", before=before)
+        return current, bool(changed)
 
     async def archive(self, tenant: TenantID, feedback_id: UUID) -> Feedback:
         """Take feedback out of pages and summaries; archiving twice changes nothing."""
@@ -164,6 +306,8 @@ class FeedbackService:
     async def _audit(
         self, tenant: TenantID, feedback: Feedback, action: str, before: dict[str, Any] | None
     ) -> None:
+        # An update of anonymous feedback keeps its actor: that is whoever syncs it (an ERP,
+        # an HR import), and the snapshot of anonymous feedback holds no ratings or comment.
         actor = current_actor()
         if feedback.anonymous and action == "create":
             # The creator of anonymous feedback is its author: keep only what kind of actor.
@@ -200,6 +344,23 @@ class FeedbackService:
 
 
 # --- checks ------------------------------------------------------------------------------------
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if isinstance(value, Keep) else value
+
+
+def _self_anonymous() -> ServiceError:
+    return invalid("anonymous", "a self-assessment cannot be anonymous", "自评不能匿名")
+
+
+def _duplicate_key(key: str | None) -> ServiceError:
+    return ServiceError(
+        ErrorCode.DUPLICATE,
+        f"external key {key!r} is taken",
+        f"外部编号 {key!r} 已被使用",
+        field="externalKey",
+    )
 
 
 def _source(pack: PackFile, source: FeedbackSource | str) -> FeedbackSource:
