@@ -10,17 +10,29 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 from api.demo_command import add_demo_command
+from domain.imports.reports import use_import_keys
 from domain.people.service import employee_service
 from domain.templates.onboarding import provision_pack
 from domain.templates.registry import pack_codes
 from tenants import repository as repo
 from tenants.authorization import Role, load_matrix
+from tenants.crypto.imports import (
+    CountingReader,
+    ImportBundle,
+    ImportBundleError,
+    ImportKeys,
+    encrypt_file,
+    load_bundle,
+)
 from tenants.crypto.pii import pii_cipher_from_settings
 from tenants.database.migrate import apply_migrations
 from tenants.database.provision import provision
@@ -52,11 +64,16 @@ async def _database(settings: Settings) -> AsyncIterator[DatabaseUrls]:
     if settings.embedded and urls.admin_url is not None:
         await apply_migrations(urls.admin_url)
     await init_orm(urls.app_url, pool_size=2)
-    employee_service.use_sealer(pii_cipher_from_settings(settings))
+    cipher = pii_cipher_from_settings(settings)
+    employee_service.use_sealer(cipher)
+    tenant_service.use_keysets(cipher.keysets)
+    use_import_keys(ImportKeys(cipher.keysets))
     try:
         yield urls
     finally:
         employee_service.use_sealer(None)
+        tenant_service.use_keysets(None)
+        use_import_keys(None)
         await close_orm()
 
 
@@ -169,6 +186,76 @@ async def _keys_rotate(args: argparse.Namespace, settings: Settings) -> None:
     except KeyConfigurationError as exc:
         raise CommandError(str(exc)) from exc
     _emit(args, {"kid": key.kid, "file": settings.resolved_jwt_keys_file})
+
+
+def _encrypt(args: argparse.Namespace, settings: Settings) -> None:
+    """Encrypt an import file as a tenant's sender would; needs the key file, no database."""
+    try:
+        bundle = load_bundle(args.keyset)
+    except ImportBundleError as exc:
+        raise CommandError(f"{exc.message} / {exc.message_zh}") from exc
+    if args.tenant not in (bundle.tenant_slug, str(bundle.tenant_id)):
+        # The key file decides what the file opens for; a mix-up would only show at import.
+        raise CommandError(
+            f"the key file is for tenant {bundle.tenant_slug!r}, not {args.tenant!r} / "
+            f"密钥文件属于组织 {bundle.tenant_slug!r}，而不是 {args.tenant!r}"
+        )
+    try:
+        with contextlib.ExitStack() as stack:
+            source = (
+                sys.stdin.buffer
+                if args.input == "-"
+                else stack.enter_context(open(args.input, "rb"))
+            )
+            counted = CountingReader(source)
+            if args.output == "-":
+                written = encrypt_file(
+                    bundle.handle, bundle.associated_data, counted, sys.stdout.buffer
+                )
+                sys.stdout.buffer.flush()
+            else:
+                written = _encrypt_to_path(bundle, counted, Path(args.output))
+    except OSError as exc:
+        raise CommandError(
+            f"cannot encrypt {args.input!r} to {args.output!r}: {exc.strerror or exc} / "
+            f"无法将 {args.input!r} 加密到 {args.output!r}"
+        ) from exc
+    summary = {
+        "tenant": bundle.tenant_slug,
+        "key_id": bundle.handle.keyset_info().primary_key_id,
+        "input": args.input,
+        "output": args.output,
+        "bytes_in": counted.bytes_read,
+        "bytes_out": written,
+    }
+    # With the ciphertext on standard output, the summary must not mix into it.
+    stream = sys.stderr if args.output == "-" else sys.stdout
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False), file=stream)
+    else:
+        print(
+            f"encrypted {args.input} ({counted.bytes_read} bytes) to {args.output} "
+            f"({written} bytes) for tenant {bundle.tenant_slug} with key {summary['key_id']}",
+            file=stream,
+        )
+
+
+def _encrypt_to_path(bundle: ImportBundle, source: CountingReader, output: Path) -> int:
+    # Written aside and renamed when complete: a failure never leaves a partial file under
+    # the final name (which an uploader could pick up), and OUT may be IN itself.
+    fd, partial = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as destination:
+            written = encrypt_file(bundle.handle, bundle.associated_data, source, destination)
+        # mkstemp makes it owner-only; give it the mode open(OUT, "wb") would have.
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(partial, 0o666 & ~umask)
+        os.replace(partial, output)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+    return written
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
@@ -291,6 +378,19 @@ def build_parser() -> argparse.ArgumentParser:
         "rotate", help="add a new signing key; tokens of older keys stay valid"
     )
     rotate.set_defaults(run=_keys_rotate)
+    encrypt = commands.add_parser(
+        "encrypt",
+        help="encrypt an import file with a tenant's import key file (no database needed)",
+    )
+    encrypt.add_argument(
+        "--keyset", required=True, help="the import key file downloaded for the tenant"
+    )
+    encrypt.add_argument(
+        "--tenant", required=True, help="the tenant's slug (or id); must match the key file"
+    )
+    encrypt.add_argument("input", metavar="IN", help="the file to encrypt; - for standard input")
+    encrypt.add_argument("output", metavar="OUT", help="the encrypted file; - for standard output")
+    encrypt.set_defaults(run=_encrypt)
     add_demo_command(commands)
     return parser
 

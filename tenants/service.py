@@ -20,6 +20,8 @@ from email_validator import EmailNotValidError, validate_email
 
 from tenants import repository as repo
 from tenants.authorization import Role, load_matrix
+from tenants.crypto.imports import IMPORT_PURPOSE
+from tenants.crypto.keysets import TenantKeysets
 from tenants.errors import ErrorCode, ServiceError, invalid, not_found
 from tenants.identity.passwords import (
     WeakPasswordError,
@@ -100,6 +102,17 @@ def check_settings(settings: Any) -> dict[str, Any]:
 
 
 class TenantService:
+    def __init__(self) -> None:
+        self._keysets: TenantKeysets | None = None
+
+    def use_keysets(self, keysets: TenantKeysets | None) -> None:
+        """The process's tenant keysets (its ``PiiCipher``'s): set at start-up, like the sealer.
+
+        With keysets, a new tenant's ``import`` keyset is made in its creating transaction;
+        without, it is made on first use, as every keyset can be.
+        """
+        self._keysets = keysets
+
     async def create_tenant(
         self,
         tenant: TenantID,
@@ -129,7 +142,7 @@ class TenantService:
                 ErrorCode.DUPLICATE, f"slug {slug!r} is taken", "该标识已被使用", field="slug"
             )
         try:
-            return await repo.insert_tenant(
+            row = await repo.insert_tenant(
                 tenant,
                 slug=slug,
                 name=clean_name(name, "name"),
@@ -140,6 +153,10 @@ class TenantService:
             raise ServiceError(
                 ErrorCode.DUPLICATE, f"slug {slug!r} is taken", "该标识已被使用", field="slug"
             ) from exc
+        if self._keysets is not None:
+            # In the same transaction: a tenant exists with its import keyset or not at all.
+            await self._keysets.handle(tenant, IMPORT_PURPOSE)
+        return row
 
     async def get(self, tenant: TenantID) -> Tenant:
         row = await repo.get_tenant(tenant)
