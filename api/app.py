@@ -14,20 +14,24 @@ from collections.abc import AsyncIterator
 import structlog
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from api.graphql.schema import build_schema
 from api.graphql.view import GraphQLView
 from api.health import health_endpoints
 from api.http import EdgeMiddleware
+from api.import_http import errors_endpoint, upload_endpoint
 from api.oauth import token_endpoint
 from api.runtime import AppRuntime
+from domain.imports.reports import use_import_keys
 from domain.jobs.service import job_service
 from domain.people.service import employee_service
+from tenants.crypto.imports import ImportKeys
 from tenants.database.embedded import stop_embedded_server
 from tenants.database.migrate import apply_migrations
 from tenants.database.runtime import close_orm, init_orm, resolve_database
 from tenants.logs import configure_logging
+from tenants.service import tenant_service
 from tenants.settings import Settings, get_settings
 from workers.broker import InProcessWorker, start_job_runtime
 from workers.sweeper import sweep_forever
@@ -58,6 +62,8 @@ def create_app(
             )
         await init_orm(urls.app_url, pool_size=settings.database_pool_size)
         employee_service.use_sealer(runtime.pii)
+        use_import_keys(ImportKeys(runtime.pii.keysets))
+        tenant_service.use_keysets(runtime.pii.keysets)
         in_process = (
             settings.broker_kind == "stub" if in_process_worker is None else in_process_worker
         )
@@ -91,6 +97,8 @@ def create_app(
                 await asyncio.to_thread(worker.stop)
             job_service.set_dispatcher(None)
             employee_service.use_sealer(None)
+            use_import_keys(None)
+            tenant_service.use_keysets(None)
             await close_orm()
             if settings.embedded:
                 # Here rather than at interpreter exit: uvicorn re-raises SIGTERM after its
@@ -99,9 +107,13 @@ def create_app(
                 await asyncio.to_thread(stop_embedded_server, settings.home)
 
     health = health_endpoints(runtime)
+    view = GraphQLView(schema, runtime)
     routes = [
-        Route("/graphql", GraphQLView(schema, runtime), methods=["GET", "POST"]),
+        Route("/graphql", view, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", view),  # subscriptions (graphql-transport-ws)
         Route("/oauth/token", token_endpoint(runtime), methods=["POST"]),
+        Route("/imports/{import_id}/content", upload_endpoint(runtime), methods=["PUT"]),
+        Route("/imports/{import_id}/errors.csv", errors_endpoint(runtime), methods=["GET"]),
         *(Route(path, endpoint, methods=["GET"]) for path, endpoint in health.items()),
     ]
     app = Starlette(

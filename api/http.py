@@ -102,6 +102,16 @@ class _BodyTooLargeError(Exception):
     pass
 
 
+# Room for a multipart request's operations, map and part headers around the file.
+_MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _carries_import_file(path: str, headers: Headers) -> bool:
+    if path.startswith("/imports/"):
+        return True
+    return path == "/graphql" and headers.get("content-type", "").startswith("multipart/form-data")
+
+
 class EdgeMiddleware:
     def __init__(self, app: ASGIApp, *, runtime: AppRuntime) -> None:
         self.app = app
@@ -109,6 +119,13 @@ class EdgeMiddleware:
         self.max_bytes = runtime.settings.max_body_bytes
         self.too_large = _error(
             413, "PAYLOAD_TOO_LARGE", f"request body over {self.max_bytes} bytes"
+        )
+        # Encrypted import files: the streaming upload and multipart GraphQL requests.
+        self.max_import_bytes = runtime.settings.import_max_bytes + _MULTIPART_OVERHEAD
+        self.import_too_large = _error(
+            413,
+            "PAYLOAD_TOO_LARGE",
+            f"import file over {runtime.settings.import_max_bytes} bytes",
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -164,11 +181,15 @@ class EdgeMiddleware:
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, headers: Headers, state: RequestState
     ) -> None:
+        path = scope["path"]
+        limit, too_large = self.max_bytes, self.too_large
+        if _carries_import_file(path, headers):
+            limit, too_large = self.max_import_bytes, self.import_too_large
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self.too_large(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await too_large(send)
             return
-        if scope["path"] == "/graphql":
+        if path == "/graphql" or path.startswith("/imports/"):
             refusal = await self._authenticate(scope, headers, state)
             if refusal is not None:
                 await refusal(send)
@@ -177,7 +198,7 @@ class EdgeMiddleware:
             # The server frames the body by its declared length; nothing more can arrive.
             await self.app(scope, receive, send)
             return
-        await self._with_counted_body(scope, receive, send)
+        await self._with_counted_body(scope, receive, send, limit, too_large)
 
     async def _authenticate(
         self, scope: Scope, headers: Headers, state: RequestState
@@ -214,7 +235,9 @@ class EdgeMiddleware:
             retryAfter=verdict.retry_after_s,
         )
 
-    async def _with_counted_body(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _with_counted_body(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, too_large: Responder
+    ) -> None:
         """A body of undeclared length (chunked): refused once it passes the limit."""
         received = 0
         response_started = False
@@ -224,7 +247,7 @@ class EdgeMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _BodyTooLargeError
             return message
 
@@ -238,4 +261,4 @@ class EdgeMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except _BodyTooLargeError:
             if not response_started:
-                await self.too_large(send)
+                await too_large(send)

@@ -135,17 +135,7 @@ class Migration(migrations.Migration):
                         on_delete=OnDelete.RESTRICT,
                     ),
                 ),
-                (
-                    "import_record",
-                    fields.ForeignKeyField(
-                        "renshi.Import",
-                        source_field="import_id",
-                        db_constraint=True,
-                        to_field="id",
-                        related_name=False,
-                        on_delete=OnDelete.CASCADE,
-                    ),
-                ),
+                ("import_id", fields.UUIDField()),
                 ("part", fields.CharField(max_length=8)),
                 ("seq", fields.IntField()),
                 ("data", fields.BinaryField()),
@@ -153,7 +143,7 @@ class Migration(migrations.Migration):
             options={
                 "table": "import_chunks",
                 "app": "renshi",
-                "unique_together": (("tenant", "import_record", "part", "seq"),),
+                "unique_together": (("tenant", "import_id", "part", "seq"),),
                 "pk_attr": "id",
                 "table_description": "One piece of an import's ciphertext (``part`` source) or of an encrypted report.",
             },
@@ -202,6 +192,13 @@ class Migration(migrations.Migration):
         ops.AddConstraint(
             model_name="Feedback",
             constraint=UniqueConstraint(fields=("tenant", "external_key"), name=None),
+        ),
+        ops.RunSQL(
+            [
+                "ALTER TABLE import_chunks ADD CONSTRAINT import_chunks_import_fk "
+                "FOREIGN KEY (import_id) REFERENCES imports (id) ON DELETE CASCADE",
+            ],
+            reverse_sql=["ALTER TABLE import_chunks DROP CONSTRAINT import_chunks_import_fk"],
         ),
         *(tenant_table(table) for table in ("imports", "import_chunks", "import_profiles")),
     ]

@@ -89,6 +89,14 @@ class Settings(BaseSettings):
         default="10/minute", validation_alias=_env("RENSHI_LOGIN_RATE_LIMIT")
     )
 
+    # Imports -----------------------------------------------------------------------------
+    import_max_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=1024,
+        validation_alias=_env("RENSHI_IMPORT_MAX_BYTES"),
+        description="The largest encrypted import file accepted (streaming or multipart upload).",
+    )
+
     # Jobs --------------------------------------------------------------------------------
     worker_threads: int = Field(default=2, ge=1, validation_alias=_env("RENSHI_WORKER_THREADS"))
     sweep_interval_s: float = Field(default=30.0, gt=0, validation_alias=_env("RENSHI_SWEEP_S"))

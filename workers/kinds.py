@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from domain.imports.service import IMPORT_JOB
 from domain.indicators.models import PeriodStatus
 from domain.indicators.scoring import scoring_service
 from domain.indicators.service import RECOMPUTE_JOB, period_service
 from tenants.errors import ErrorCode, ServiceError
 from tenants.identity.maintenance import session_maintenance
+from workers.imports.pipeline import run_import
 from workers.jobs import JobContext, JobKind
 
 
@@ -59,5 +61,14 @@ JOB_KINDS: dict[str, JobKind] = {
     for kind in (
         JobKind(name="identity.purge_sessions", handler=purge_sessions, queue="maintenance"),
         JobKind(name=RECOMPUTE_JOB, handler=recompute_scorecards, queue="scoring"),
+        # A run rolls back as a whole and starts over when redelivered; retries would only
+        # repeat a deterministic failure, which the import row already reports.
+        JobKind(
+            name=IMPORT_JOB,
+            handler=run_import,
+            queue="imports",
+            time_limit_ms=6 * 60 * 60 * 1000,
+            max_retries=0,
+        ),
     )
 }

@@ -13,7 +13,9 @@ import structlog
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import Middleware
 
+from domain.imports.reports import use_import_keys
 from domain.people.service import employee_service
+from tenants.crypto.imports import ImportKeys
 from tenants.crypto.pii import pii_cipher_from_settings
 from tenants.database.runtime import close_orm, init_orm, resolve_database
 from tenants.logs import configure_logging
@@ -46,7 +48,9 @@ class WorkerProcessBoot(Middleware):
     async def _connect(self) -> None:
         urls = await resolve_database(self.settings)
         await init_orm(urls.app_url, pool_size=max(4, 2 * worker_threads()))
-        employee_service.use_sealer(pii_cipher_from_settings(self.settings))
+        cipher = pii_cipher_from_settings(self.settings)
+        employee_service.use_sealer(cipher)
+        use_import_keys(ImportKeys(cipher.keysets))
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
         if self._sweeper is not None:

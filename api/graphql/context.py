@@ -103,6 +103,8 @@ class RequestContext:
     request_id: str
     actor: Actor | None = None
     reaches: dict[str, Reach] = field(default_factory=dict)
+    # What a WebSocket client sent with connection_init (its bearer token), set by strawberry.
+    connection_params: dict[str, Any] | None = None
     _loaders: Loaders | None = None
     _visibility: dict[Scope, Visibility] = field(default_factory=dict)
     _visibility_lookups: dict[Scope, asyncio.Future[Visibility]] = field(default_factory=dict)

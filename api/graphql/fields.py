@@ -35,6 +35,15 @@ def root_mutation(*, description: str | None = None) -> Callable[[F], F]:
     return declare
 
 
+def root_subscription(*, description: str | None = None) -> Callable[[F], F]:
+    """A ``Subscription`` field, guarded by the authorization matrix when it is subscribed."""
+
+    def declare(resolver: F) -> F:
+        return cast("F", strawberry.subscription(description=description)(guarded(resolver)))
+
+    return declare
+
+
 def field(*, description: str) -> Callable[[F], F]:
     """A resolver field of an object type, with a description."""
     return cast("Callable[[F], F]", strawberry.field(description=description))

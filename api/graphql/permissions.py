@@ -39,14 +39,23 @@ def authorize(info: Info) -> None:
 
 def guarded(resolver: F) -> F:
     """``resolver``, authorized first. Resolvers of root fields take ``info`` by keyword."""
-    if inspect.iscoroutinefunction(resolver):
+    if inspect.isasyncgenfunction(resolver):
+
+        @functools.wraps(resolver)
+        async def guarded_stream(*args: Any, **kwargs: Any) -> Any:
+            authorize(kwargs["info"])
+            async for event in resolver(*args, **kwargs):
+                yield event
+
+        wrapper: Any = guarded_stream
+    elif inspect.iscoroutinefunction(resolver):
 
         @functools.wraps(resolver)
         async def guarded_async(*args: Any, **kwargs: Any) -> Any:
             authorize(kwargs["info"])
             return await resolver(*args, **kwargs)
 
-        wrapper: Any = guarded_async
+        wrapper = guarded_async
     else:
 
         @functools.wraps(resolver)

@@ -33,6 +33,7 @@ from api.graphql.permissions import is_guarded
 from api.graphql.relay import registered_node_types, resolve_node
 from api.history import AppraisalType, EngagementType, HistoryMutations
 from api.identity import IdentityMutations, IdentityQueries
+from api.imports import ImportMutations, ImportQueries, ImportSubscriptions, ImportType
 from api.indicators import (
     FactType,
     IndicatorMutations,
@@ -83,6 +84,7 @@ Query = merge_types(
         AuditQueries,
         IndicatorQueries,
         WorkQueries,
+        ImportQueries,
     ),
 )
 Mutation = merge_types(
@@ -101,8 +103,10 @@ Mutation = merge_types(
         FeedbackMutations,
         IndicatorMutations,
         WorkMutations,
+        ImportMutations,
     ),
 )
+Subscription = merge_types("Subscription", (ImportSubscriptions,))
 NODE_TYPES: list[type] = [
     TenantType,
     UserType,
@@ -120,6 +124,7 @@ NODE_TYPES: list[type] = [
     PeriodType,
     ScorecardType,
     WorkItemType,
+    ImportType,
 ]
 
 
@@ -185,7 +190,9 @@ class RenshiSchema(strawberry.Schema):
 
 
 def check_authorization_coverage(
-    schema: strawberry.Schema, matrix: Matrix, roots: Iterable[type] = (Query, Mutation)
+    schema: strawberry.Schema,
+    matrix: Matrix,
+    roots: Iterable[type] = (Query, Mutation, Subscription),
 ) -> None:
     """Every root field and node type has a matrix row, and every root field is guarded."""
     problems = []
@@ -212,6 +219,7 @@ def build_schema(settings: Settings, matrix: Matrix) -> RenshiSchema:
     schema = RenshiSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=NODE_TYPES,
         policy=policy,
         config=StrawberryConfig(disable_field_suggestions=True),

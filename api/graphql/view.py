@@ -10,6 +10,7 @@ transactions instead, for whichever tenant their credentials name.
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,8 +20,9 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import MissingQueryError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -41,6 +43,7 @@ from api.http import request_state, unauthorized
 from api.runtime import AppRuntime
 from domain.audit.service import AuditActor, acting_as
 from tenants.identity.service import Actor, NotAuthenticatedError
+from tenants.identity.tokens import InvalidTokenError
 from tenants.scope import tenant_transaction
 
 # Root fields that open their own transactions for the tenant their credentials name.
@@ -50,7 +53,7 @@ SELF_SCOPED_FIELDS = frozenset({"login", "refreshToken", "logout"})
 _POST_OPERATIONS = OperationType.from_http("POST")
 
 
-def _audit_actor(actor: Actor, request_id: str) -> AuditActor:
+def audit_actor(actor: Actor, request_id: str) -> AuditActor:
     """Who the audit log names for changes this operation makes."""
     principal = actor.principal
     if actor.user is not None:
@@ -116,7 +119,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
             schema,
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=False,
-            multipart_uploads_enabled=False,
+            # Import files come as multipart GraphQL requests (large ones over plain HTTP).
+            multipart_uploads_enabled=True,
         )
         self.runtime = runtime
         self.policy: EdgePolicy = schema.policy
@@ -145,6 +149,11 @@ class GraphQLView(GraphQL[RequestContext, None]):
         return self.create_response(response_data=response_data, sub_response=sub_response)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            # Subscriptions (graphql-transport-ws): the bearer token comes with
+            # connection_init, each event reads in a short tenant transaction of its own.
+            await self.run(WebSocket(scope, receive=receive, send=send))
+            return
         if scope["type"] != "http":
             not_found: Response = JSONResponse(
                 {"errors": [{"message": "not found"}]}, status_code=404
@@ -167,10 +176,37 @@ class GraphQLView(GraphQL[RequestContext, None]):
             return
         await response(scope, receive, send)
 
+    async def on_ws_connect(self, context: RequestContext) -> dict[str, object] | None:
+        """Authenticate a WebSocket from its connection_init payload's ``authorization``."""
+        params = context.connection_params or {}
+        header = params.get("authorization") or params.get("Authorization")
+        scheme, _, token = str(header or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ConnectionRejectionError({"message": "a bearer token is required"})
+        try:
+            principal = self.runtime.tokens.verify(token.strip())
+        except InvalidTokenError:
+            raise ConnectionRejectionError({"message": "invalid or expired token"}) from None
+        try:
+            async with tenant_transaction(principal.tenant_id):
+                context.actor = await self.runtime.identity.authenticate(principal)
+        except NotAuthenticatedError:
+            raise ConnectionRejectionError({"message": "invalid or expired token"}) from None
+        context.principal = principal
+        return None
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
+        if request.scope["type"] == "websocket":
+            return RequestContext(
+                request=request,
+                response=response,
+                runtime=self.runtime,
+                principal=None,
+                request_id=secrets.token_hex(16),
+            )
         state = request_state(request.scope)
         return RequestContext(
             request=request,
@@ -267,7 +303,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
                     context.actor = actor = await self.runtime.identity.authenticate(principal)
                 except NotAuthenticatedError:
                     raise _NotAuthenticatedError from None
-                with acting_as(_audit_actor(actor, context.request_id)):
+                with acting_as(audit_actor(actor, context.request_id)):
                     result = await run()
                 if result.errors and not all(is_expected(e) for e in result.errors):
                     raise _RollBack(result)

@@ -97,18 +97,16 @@ class Import(TenantModel):
 class ImportChunk(TenantModel):
     """One piece of an import's ciphertext (``part`` source) or of an encrypted report."""
 
-    import_record: fields.ForeignKeyRelation[Import] = fields.ForeignKeyField(
-        "renshi.Import", related_name=False, on_delete=fields.CASCADE, db_index=False,
-        source_field="import_id",
-    )  # fmt: skip
-    import_record_id: Any
+    # The import it belongs to (a foreign key with ON DELETE CASCADE, added by the migration:
+    # chunks go with their import).
+    import_id = fields.UUIDField()
     part = fields.CharField(max_length=8)  # source, errors, preview
     seq = fields.IntField()
     data = fields.BinaryField()
 
     class Meta:
         table = "import_chunks"
-        unique_together = (("tenant", "import_record", "part", "seq"),)
+        unique_together = (("tenant", "import_id", "part", "seq"),)
 
 
 class ImportProfile(TenantModel):

@@ -11,24 +11,29 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 import pytest
+from strawberry.types import ExecutionResult
 
 from api.feedback import NAMED_FIELD, SUMMARY_FIELD, source_row
+from api.graphql.context import RequestContext
 from api.graphql.relay import registered_node_types
-from api.graphql.schema import Mutation, Query
+from api.graphql.schema import Mutation, Query, Subscription, build_schema
 from api.graphql.view import SELF_SCOPED_FIELDS
 from api.history import APPRAISALS_FIELD
 from api.runtime import AppRuntime
 from api.work import ANSWER_ON_BEHALF_ROW
 from domain.audit.models import AuditEntry
 from domain.feedback.models import FeedbackSource
+from domain.imports.models import ImportFormat
+from domain.imports.service import import_service
 from domain.indicators.models import Scorecard
 from tenants.authorization import Principal, Role, load_matrix
 from tenants.models import ApiClient, Tenant, User
 from tenants.scope import TenantID, tenant_transaction
+from tenants.settings import Settings
 from tests.factories import (
     PASSWORD,
     client_token,
@@ -57,6 +62,7 @@ from tests.factories_work import create_item
 from tests.support.graphql import GraphQLClient
 
 MATRIX = load_matrix()
+SCHEMA = build_schema(Settings(), MATRIX)
 ACCESS_CODES = {"FORBIDDEN", "UNAUTHENTICATED"}
 
 
@@ -506,6 +512,52 @@ WORK_SAMPLES: dict[str, Sample] = {
     "Node.WorkItem": node_of("WorkItem", _work_item),
 }
 
+
+async def _import(world: World) -> Any:
+    tid = TenantID(world.tenant.id)
+    async with tenant_transaction(tid):
+        return await import_service.create(tid, kind="facts", format=ImportFormat.CSV)
+
+
+NO_IMPORT = global_id("Import", UUID(int=3))
+# Mutations name an import that does not exist or give invalid input: refused as data.
+IMPORT_SAMPLES: dict[str, Sample] = {
+    "Query.imports": fixed("{ imports { edges { node { id } } } }"),
+    "Query.importKinds": fixed("{ importKinds { code } }"),
+    "Query.importProfiles": fixed("{ importProfiles { name } }"),
+    "Query.importKeys": fixed("{ importKeys { keyId } }"),
+    "Query.suggestImportMapping": fixed(
+        'query { suggestImportMapping(kind: "facts", headers: ["工号"]) { mapping } }'
+    ),
+    "Mutation.createImport": fixed(
+        'mutation { createImport(input: {kind: "nope", format: CSV}) { __typename } }'
+    ),
+    "Mutation.startImport": fixed(
+        "mutation($id: ID!) { startImport(input: {id: $id, mode: DRY_RUN}) { __typename } }",
+        {"id": NO_IMPORT},
+    ),
+    "Mutation.cancelImport": fixed(
+        "mutation($id: ID!) { cancelImport(id: $id) { __typename } }", {"id": NO_IMPORT}
+    ),
+    "Mutation.deleteImport": fixed(
+        "mutation($id: ID!) { deleteImport(id: $id) { __typename } }", {"id": NO_IMPORT}
+    ),
+    "Mutation.saveImportProfile": fixed(
+        'mutation { saveImportProfile(input: {kind: "nope", name: "x", mapping: {}}) '
+        "{ __typename } }"
+    ),
+    "Mutation.deleteImportProfile": fixed(
+        'mutation { deleteImportProfile(id: "00000000-0000-0000-0000-000000000000") '
+        "{ __typename } }"
+    ),
+    "Mutation.createImportKey": fixed("mutation { createImportKey { __typename } }"),
+    "Mutation.disableImportKey": fixed("mutation { disableImportKey(keyId: 1) { __typename } }"),
+    "Node.Import": node_of("Import", _import),
+    "Subscription.importProgress": fixed(
+        "subscription($id: ID!) { importProgress(id: $id) { status } }", {"id": NO_IMPORT}
+    ),
+}
+
 # Rows guarding part of an object rather than an operation: a refusal reads as null (or an
 # empty page), so each is checked where its field is tested, and named here to stay in sync.
 FIELD_ROWS = {
@@ -559,6 +611,7 @@ SAMPLES: dict[str, Sample] = {
     **RECORD_SAMPLES,
     **INDICATOR_SAMPLES,
     **WORK_SAMPLES,
+    **IMPORT_SAMPLES,
 }
 OPERATION_ROWS = sorted(set(MATRIX.rules) - FIELD_ROWS)
 
@@ -568,7 +621,7 @@ def test_every_operation_and_node_type_has_a_row_and_a_sample() -> None:
 
     operations = {
         f"{definition.name}.{field.graphql_name or _camel(field.python_name)}"
-        for root in (Query, Mutation)
+        for root in (Query, Mutation, Subscription)
         for definition in [get_object_definition(root, strict=True)]
         for field in definition.fields
     }
@@ -631,6 +684,31 @@ async def _callers(world: World, runtime: AppRuntime, operation: str) -> list[Ca
     return callers
 
 
+async def _subscription_codes(
+    runtime: AppRuntime, caller: Caller, document: str, variables: dict[str, Any]
+) -> set[str]:
+    """The access codes of a subscription's first event, subscribed as WebSocket clients are:
+    the actor authenticated from the token first (``GraphQLView.on_ws_connect``)."""
+    context = RequestContext(
+        request=cast("Any", None),
+        response=cast("Any", None),
+        runtime=runtime,
+        principal=caller.principal,
+        request_id="matrix",
+    )
+    if caller.principal is not None:
+        async with tenant_transaction(caller.principal.tenant_id):
+            context.actor = await runtime.identity.authenticate(caller.principal)
+    result: Any = await SCHEMA.subscribe(document, variable_values=variables, context_value=context)
+    if isinstance(result, ExecutionResult):
+        first = result
+    else:
+        first = await anext(result)
+        await result.aclose()
+    codes = {str((e.extensions or {}).get("code")) for e in first.errors or []}
+    return codes & ACCESS_CODES
+
+
 @pytest.mark.parametrize("operation", OPERATION_ROWS)
 async def test_the_matrix_row_holds(
     operation: str, world: World, gql: GraphQLClient, runtime: AppRuntime
@@ -641,13 +719,14 @@ async def test_the_matrix_row_holds(
         principal = None if field in SELF_SCOPED_FIELDS else caller.principal
         expected = MATRIX.decide(operation, principal).allowed
         document, variables = await SAMPLES[operation](world)
-        response = await gql(document, variables, token=caller.token)
-        assert response.status == 200, (caller.label, response.body)
-        codes = set(response.error_codes) & ACCESS_CODES
+        if operation.startswith("Subscription."):
+            codes = await _subscription_codes(runtime, caller, document, variables)
+        else:
+            response = await gql(document, variables, token=caller.token)
+            assert response.status == 200, (caller.label, response.body)
+            codes = set(response.error_codes) & ACCESS_CODES
         if expected:
-            assert not codes, f"{operation} should be allowed for {caller.label}: {response.body}"
+            assert not codes, f"{operation} should be allowed for {caller.label}: {codes}"
         else:
             wanted = "UNAUTHENTICATED" if caller.principal is None else "FORBIDDEN"
-            assert codes == {wanted}, (
-                f"{operation} should be denied for {caller.label}: {response.body}"
-            )
+            assert codes == {wanted}, f"{operation} should be denied for {caller.label}: {codes}"
