@@ -10,6 +10,10 @@ import os
 
 collect_ignore_glob: list[str] = []
 if not os.environ.get("BROKER_URL", "").startswith("redis"):
-    collect_ignore_glob += ["test_worker_process.py", "test_redelivery.py"]
+    collect_ignore_glob += [
+        "test_worker_process.py",
+        "test_redelivery.py",
+        "test_import_redelivery.py",
+    ]
 if not os.environ.get("RENSHI_TEST_RABBITMQ_URL"):
     collect_ignore_glob += ["test_rabbitmq.py"]
