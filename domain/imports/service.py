@@ -181,10 +181,13 @@ class ImportService:
             )
         for part in (SOURCE_PART, ERRORS_PART, PREVIEW_PART):
             await repo.delete_chunks(tenant, import_id, part)
+        # A mapping a profile derived from the old file's headers is derived again.
+        derived: dict[str, Any] = {"mapping": {}} if row.profile is not None else {}
         await repo.update_import(
             tenant,
             import_id,
             status=ImportStatus.AWAITING_UPLOAD,
+            **derived,
             byte_size=0,
             sha256=None,
             chunk_count=0,

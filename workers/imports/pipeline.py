@@ -482,7 +482,7 @@ async def _run(context: JobContext, row: Import, run: int) -> None:
         if isinstance(first, _Failure):
             raise ImportFailedError(first)
         header: _Header = first
-        await _record_header(tenant, import_id, run, header)
+        await _record_header(tenant, row, run, header)
         if mode == ImportMode.PREVIEW:
             await _preview(tenant, import_id, run, header, batches, primitive, totals, report, side)
             return
@@ -702,15 +702,19 @@ async def _fail(
         )
 
 
-async def _record_header(tenant: TenantID, import_id: UUID, run: int, header: _Header) -> None:
+async def _record_header(tenant: TenantID, row: Import, run: int, header: _Header) -> None:
+    """What the file turned out to hold, and the mapping the run uses. A mapping derived
+    from a profile keeps the profile's name, so a new upload derives it again."""
+    derived = not row.mapping
     async with tenant_transaction(tenant):
         await repo.update_if_active(
             tenant,
-            import_id,
+            row.id,
             run,
             headers=header.headers,
             encoding=header.encoding,
             mapping=header.mapping.to_json(),
+            profile=(row.profile or "generic") if derived else row.profile,
         )
 
 
