@@ -6,6 +6,7 @@ checks what the tables hold afterwards, in its tenant and in a second one.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import json
 from typing import Any
@@ -30,6 +31,7 @@ from tests.factories import (
 from tests.factories_records import create_employee
 from tests.support.graphql import GraphQLClient
 from tests.support.imports import ImportClient
+from tests.workers.imports.test_formats import make_xlsx, number_cell, text_cell, xml_row
 
 SEGMENT = 1024 * 1024  # AES256_GCM_HKDF_1MB: ciphertext segments of 1 MiB
 FACTS_CSV = (
@@ -317,3 +319,89 @@ def _uuid(global_id: str) -> str:
     from tests.factories import node_uuid
 
     return str(node_uuid(global_id))
+
+
+async def test_a_multipart_graphql_upload_creates_and_runs_in_one_request(
+    gql: GraphQLClient, http: httpx.AsyncClient, runtime: AppRuntime
+) -> None:
+    tenant, client = await _importer(gql, http, runtime)
+    operations = {
+        "query": "mutation($input: ImportCreateInput!) { createImport(input: $input) { "
+        "__typename ... on ImportPayload { import { id status mode byteSize } } } }",
+        "variables": {
+            "input": {"kind": "facts", "format": "CSV", "file": None, "start": "COMMIT",
+                      "onError": "SKIP_INVALID"},
+        },
+    }  # fmt: skip
+    ciphertext = client.encrypt(FACTS_CSV)
+    response = await http.post(
+        "/graphql",
+        headers={"authorization": f"Bearer {client.token}"},
+        data={
+            "operations": json.dumps(operations),
+            "map": json.dumps({"0": ["variables.input.file"]}),
+        },
+        files={"0": ("facts.csv.enc", ciphertext, "application/octet-stream")},
+    )
+    assert response.status_code == 200, response.text
+    created = response.json()["data"]["createImport"]["import"]
+    assert (created["status"], created["mode"], created["byteSize"]) == (
+        "QUEUED",
+        "COMMIT",
+        len(ciphertext),
+    )
+    done = await client.wait(created["id"])
+    assert (done["status"], done["rowsWritten"]) == ("SUCCEEDED", 2)
+    assert len(await _facts(tenant)) == 2
+
+
+async def test_an_xlsx_workbook_with_typed_cells(
+    gql: GraphQLClient, http: httpx.AsyncClient, runtime: AppRuntime
+) -> None:
+    tenant, client = await _importer(gql, http, runtime, people=0)
+    rows = "".join(
+        [
+            xml_row(1, text_cell("A1", "工号"), text_cell("B1", "姓名"), text_cell("C1", "入职日期"),
+                    text_cell("D1", "职级")),
+            xml_row(2, number_cell("A2", 1001), text_cell("B2", "王芳"), number_cell("C2", 45296, 1),
+                    text_cell("D2", "Sr")),
+            xml_row(3, text_cell("A3", "E-2"), text_cell("B3", "赵磊"), text_cell("C3", "2024/1/5"),
+                    text_cell("D3", "初级")),
+        ]
+    )  # fmt: skip
+    done = await client.run("employees", make_xlsx([("人员", rows, False)]), fmt="XLSX")
+    assert done["status"] == "SUCCEEDED", (done["error"], done["firstErrors"])
+    assert done["rowsWritten"] == 2
+    async with tenant_transaction(tenant_id(tenant)):
+        people = {e.employee_number: e for e in await Employee.all()}
+    assert set(people) == {"1001", "E-2"}
+    assert people["1001"].hire_date is not None
+    assert people["1001"].hire_date.isoformat() == "2024-01-05"
+    assert (people["1001"].level, people["E-2"].level) == ("senior", "junior")
+
+
+async def test_a_running_import_is_cancelled_and_writes_nothing(
+    gql: GraphQLClient, http: httpx.AsyncClient, runtime: AppRuntime
+) -> None:
+    tenant, client = await _importer(gql, http, runtime)
+    rows = "".join(f"E1,defect,2025-03-01,1,1,C{n:07d}\n" for n in range(400_000))
+    created = (await client.create("facts"))["import"]
+    ciphertext = client.encrypt(("工号,类型,日期,数值,分母,编号\n" + rows).encode())
+    assert (await client.upload(created["uploadPath"], ciphertext)).status_code == 200
+    await client.start(created["id"], "COMMIT")
+    while (node := await client.get(created["id"]))["rowsRead"] == 0:
+        assert node["status"] in {"QUEUED", "RUNNING", "VALIDATING"}, node
+        await asyncio.sleep(0.05)
+    assert node["etaSeconds"] is not None
+    assert node["progress"] < 1
+    cancel = "mutation($id: ID!) { cancelImport(id: $id) { __typename } }"
+    assert (await gql(cancel, {"id": created["id"]}, token=client.token)).ok()["cancelImport"] == {
+        "__typename": "ImportPayload"
+    }
+    done = await client.wait(created["id"])
+    assert (done["status"], done["error"]["code"], done["rowsWritten"]) == (
+        "CANCELLED",
+        "CANCELLED",
+        0,
+    )
+    assert await _facts(tenant) == []
