@@ -219,11 +219,13 @@ async def test_rotation_adds_a_primary_key_and_keeps_the_old_one(
 
 
 async def test_a_first_rotation_creates_the_keyset_first(keysets: TenantKeysets) -> None:
+    # The pii keyset is made on first use (the import keyset comes with the tenant).
     a, b = await _tenant(), await _tenant()
+    assert await _rows(a, "pii") == []
     async with tenant_transaction(a):
-        await keysets.rotate(a, "import")
-    assert len(_key_ids(await _handle(keysets, a, "import"))) == 2
-    assert await _rows(b, "import") == []
+        await keysets.rotate(a, "pii")
+    assert len(_key_ids(await _handle(keysets, a, "pii"))) == 2
+    assert await _rows(b, "pii") == []
 
 
 async def test_another_process_sees_a_rotation_once_its_cache_expires(settings: Settings) -> None:
