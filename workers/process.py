@@ -7,6 +7,7 @@ middleware then connects the ORM on dramatiq's event-loop thread and starts the 
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import structlog
@@ -72,6 +73,10 @@ def _build() -> Any:
             "Set BROKER_URL (redis:// or amqp://) to run separate workers."
         )
     configure_logging(settings)
+    # An import's parser thread and the event loop that writes its batches share the GIL;
+    # with the default 5 ms switch interval the loop waited that long each time a database
+    # reply came in, and the two stopped overlapping.
+    sys.setswitchinterval(0.0005)
     runtime = start_job_runtime(settings)
     runtime.broker.add_middleware(WorkerProcessBoot(settings))
     return runtime.broker

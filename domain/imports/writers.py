@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 from domain.imports.fields import MappedRow, RefKind, RowError, RowErrorCode
@@ -69,6 +69,19 @@ class KindWriter(Protocol):
     async def finish(self) -> WriteReport:
         """Called once after the last batch, when the whole file has authenticated."""
         ...
+
+
+@runtime_checkable
+class PreparingWriter(KindWriter, Protocol):
+    """A writer whose per-row work (references resolved, records built) is pure Python the
+    pipeline runs in its parser thread, so that it overlaps with the database's work."""
+
+    def prepare(self, rows: Sequence[MappedRow]) -> tuple[Any, list[RowError]]:
+        """What ``write_prepared`` takes, and the rows refused on the way. Thread-safe:
+        it touches no database and nothing the event loop changes meanwhile."""
+        ...
+
+    async def write_prepared(self, prepared: Any) -> WriteReport: ...
 
 
 WriterFactory = Callable[[WriteContext], Awaitable[KindWriter]]

@@ -53,7 +53,7 @@ from domain.imports.streams import (
     get_blocking,
     report_associated_data,
 )
-from domain.imports.writers import WriteContext, WriteReport
+from domain.imports.writers import PreparingWriter, WriteContext, WriteReport
 from tenants.crypto.imports import ImportDecryptionError
 from tenants.scope import TenantID, tenant_transaction
 from workers.imports.formats import FileFormatError, open_reader
@@ -85,6 +85,8 @@ class _Batch:
     errors: list[RowError]
     cleansing: Counter[str]
     read: int
+    # What the writer's ``prepare`` made of ``rows`` in the parser thread, if it has one.
+    prepared: Any = None
 
 
 @dataclass
@@ -305,6 +307,11 @@ class Parser:
         self.out = out
         self.stop = stop
         self.limit = limit
+        # Set once the writer exists: its ``prepare`` (pure Python: references resolved,
+        # records built) runs here, off the event loop that feeds the database.
+        self.prepare: Callable[[Sequence[MappedRow]], tuple[Any, list[RowError]]] | None = None
+        self.ready = threading.Event()
+        self.columns: dict[str, str] = {}  # field -> the column it is read from
 
     def run(self, plaintext: Any) -> None:
         try:
@@ -355,6 +362,10 @@ class Parser:
             return
         if not self._put(_Header(headers, reader.encoding, mapping, suggestion)):
             return
+        while not self.ready.wait(0.2):
+            if self.stop.is_set():
+                return
+        self.columns = {mapped.field: column for column, mapped in mapping.columns.items()}
         mapper = RowMapper(self.spec, mapping, headers)
         rows: list[MappedRow] = []
         errors: list[RowError] = []
@@ -374,14 +385,23 @@ class Parser:
             else:
                 errors.append(item)
             if len(rows) >= self.batch_size or len(errors) >= MAX_BATCH_ERRORS:
-                if not self._put(_Batch(rows, errors, cleansing, read)):
+                if not self._put(self._batch(rows, errors, cleansing, read)):
                     return
                 rows, errors, cleansing, read = [], [], Counter(), 0
             if self.limit is not None and read >= self.limit:
                 break
-        if not self._put(_Batch(rows, errors, cleansing, read)):
+        if not self._put(self._batch(rows, errors, cleansing, read)):
             return
         self._put(_Done())
+
+    def _batch(
+        self, rows: list[MappedRow], errors: list[RowError], cleansing: Counter[str], read: int
+    ) -> _Batch:
+        if self.prepare is None or not rows:
+            return _Batch(rows, errors, cleansing, read)
+        prepared, refused = self.prepare(rows)
+        named = [_by_column(error, self.columns) for error in refused]
+        return _Batch([], errors + named, cleansing, read, prepared)
 
     def _put(self, item: Any) -> bool:
         while not self.stop.is_set():
@@ -484,10 +504,11 @@ async def _run(context: JobContext, row: Import, run: int) -> None:
         header: _Header = first
         await _record_header(tenant, row, run, header)
         if mode == ImportMode.PREVIEW:
+            parser.ready.set()
             await _preview(tenant, import_id, run, header, batches, primitive, totals, report, side)
             return
         side.progress(status=ImportStatus.VALIDATING)
-        await _load(context, row, run, spec, header, batches, side, report, totals, source)
+        await _load(context, row, run, spec, header, parser, side, report, totals, source)
     except ImportFailedError as exc:
         await _fail(side, report, tenant, import_id, run, exc.failure, totals)
     except _CancelledError:
@@ -537,7 +558,7 @@ async def _load(
     run: int,
     spec: KindSpec,
     header: _Header,
-    batches: queue.Queue[Any],
+    parser: Parser,
     side: SideChannel,
     report: ErrorReport,
     totals: _Totals,
@@ -557,14 +578,22 @@ async def _load(
                     timezone=header.mapping.timezone,
                 )
             )
+            if isinstance(writer, PreparingWriter):
+                parser.prepare = writer.prepare
+            parser.ready.set()
             while True:
-                item = await get_blocking(batches)
+                item = await get_blocking(parser.out)
                 if isinstance(item, _Failure):
                     raise ImportFailedError(item)
                 if isinstance(item, _Done):
                     break
                 batch: _Batch = item
-                written = await writer.write(batch.rows) if batch.rows else WriteReport()
+                if batch.prepared is not None and isinstance(writer, PreparingWriter):
+                    written = await writer.write_prepared(batch.prepared)
+                elif batch.rows:
+                    written = await writer.write(batch.rows)
+                else:
+                    written = WriteReport()
                 _tally(totals, batch, written, report, columns)
                 side.progress(
                     bytes_processed=source.consumed,
@@ -622,10 +651,7 @@ def _tally(
     report: ErrorReport,
     columns: dict[str, str],
 ) -> None:
-    refused = [
-        RowError(e.row, columns.get(e.column, e.column), e.code, e.message, e.message_zh, e.value)
-        for e in written.errors
-    ]
+    refused = [_by_column(error, columns) for error in written.errors]
     errors = batch.errors + refused
     bad_rows = len({e.row for e in errors})
     totals.read += batch.read
@@ -636,6 +662,12 @@ def _tally(
                                    unchanged=written.unchanged))  # fmt: skip
     if errors:
         report.add(sorted(errors, key=lambda e: e.row))
+
+
+def _by_column(error: RowError, columns: dict[str, str]) -> RowError:
+    """A writer's error names a field; the person fixing the file looks for the column."""
+    column = columns.get(error.column, error.column)
+    return RowError(error.row, column, error.code, error.message, error.message_zh, error.value)
 
 
 def _counts(totals: _Totals, report: ErrorReport) -> dict[str, Any]:

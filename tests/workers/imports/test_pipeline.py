@@ -405,3 +405,26 @@ async def test_a_running_import_is_cancelled_and_writes_nothing(
         0,
     )
     assert await _facts(tenant) == []
+
+
+async def test_a_key_repeated_in_a_later_batch_is_a_repeat_or_an_error(
+    gql: GraphQLClient, http: httpx.AsyncClient, runtime: AppRuntime
+) -> None:
+    tenant, client = await _importer(gql, http, runtime)
+    rows = [f"E1,defect,2025-03-01,1,1,B{n:06d}" for n in range(25_000)]  # two batches
+    rows += ["E1,defect,2025-03-01,1,1,B000002", "E1,defect,2025-03-01,7,1,B000001"]
+    plaintext = ("工号,类型,日期,数值,分母,编号\n" + "\n".join(rows) + "\n").encode()
+    done = await client.run("facts", plaintext, onError="SKIP_INVALID")
+    assert done["status"] == "SUCCEEDED", done["error"]
+    assert _counts(done) == (25_002, 25_001, 1, 25_000)
+    assert done["summary"]["unchanged"] == 1
+    assert done["firstErrors"] == [
+        {"row": 25_002, "column": "编号", "code": "DUPLICATE",
+         "message": "key 'B000001' was given by an earlier row with other values",
+         "value": "B000001"},
+    ]  # fmt: skip
+    facts = await _facts(tenant, external_key="B000001")
+    assert [f.value for f in facts] == [1.0]
+    again = await client.run("facts", plaintext, onError="SKIP_INVALID")
+    assert (again["rowsWritten"], again["summary"]["unchanged"]) == (0, 25_001)
+    assert len(await _facts(tenant)) == 25_000
