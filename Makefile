@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python -m bench.records --json
 	$(BIN)/python -m bench.scoring --json
 	$(BIN)/python -m bench.matching --json
+	$(BIN)/python -m bench.imports --json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

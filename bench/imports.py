@@ -39,9 +39,10 @@ It prints one JSON object::
     bytes                the ciphertext's size; ``plain_bytes`` the CSV's
     worker               "dramatiq-redis" or "subprocess" (see below)
     phases               seconds between the statuses the polls saw: ``queued_s`` (until a
-                         worker took the job), ``validating_s`` (decrypt, parse, map, check,
-                         COPY into the stage), ``loading_s`` (the final statements and the
-                         commit), and the worker's own ``started_at`` to ``finished_at``
+                         worker took the job), ``validating_s`` (decrypt, parse, map, check
+                         and write each batch as it comes), ``loading_s`` (the last
+                         statements and the commit), and the worker's own ``started_at`` to
+                         ``finished_at``
     timings              subprocess worker only: where the job's time went (below)
     cpu_s                CPU seconds spent during the import by the job's worker process
                          and by the embedded server's processes (null for an external
