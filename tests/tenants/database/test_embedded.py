@@ -15,7 +15,11 @@ from uuid import uuid4
 
 import asyncpg
 
-from tenants.database.embedded import embedded_database, stop_embedded_server
+from tenants.database.embedded import (
+    EMBEDDED_SETTINGS,
+    embedded_database,
+    stop_embedded_server,
+)
 from tenants.database.migrate import apply_migrations
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -52,6 +56,9 @@ async def test_the_embedded_server_keeps_data_across_restarts_and_the_app_role_i
         async with conn.transaction():
             await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant))
             assert await conn.fetchval("SELECT slug FROM tenants") == "kept"
+        # Tuned for bulk imports; shared_buffers took effect with the restart.
+        settings = {name: await conn.fetchval(f"SHOW {name}") for name in EMBEDDED_SETTINGS}
+        assert settings == EMBEDDED_SETTINGS
     finally:
         await conn.close()
         stop_embedded_server(home)
