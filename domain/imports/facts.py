@@ -23,6 +23,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -64,14 +65,6 @@ _CREATE_STAGE = """
         attributes jsonb NOT NULL,
         correction_of uuid
     ) ON COMMIT DROP
-"""
-_REPEATED_KEYS = """
-    SELECT s.row_no, s.source, s.external_key, s.employee_id, s.kind, s.occurred_at, s.value,
-           s.denominator, s.attributes
-    FROM import_facts_stage s
-    JOIN (SELECT source, external_key FROM import_facts_stage GROUP BY 1, 2 HAVING count(*) > 1) d
-      USING (source, external_key)
-    ORDER BY s.row_no
 """
 # The sources among $2 with current keyed facts (one index probe each).
 _KEYED_SOURCES = """
@@ -148,7 +141,17 @@ _INSERT = f"""{_INSERT_NEW}
         WHERE superseded_at IS NULL AND external_key IS NOT NULL
     DO NOTHING
 """
-_SPAN = "SELECT count(*), min(occurred_at), max(occurred_at) FROM import_facts_stage"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch as ``prepare`` leaves it for ``write_prepared``."""
+
+    records: list[tuple[Any, ...]]
+    repeats: int  # rows that repeated an earlier row of the batch exactly
+    sources: set[str]
+    first: datetime | None
+    last: datetime | None
 
 
 def derived_key(employee: str, kind: str, occurred_at: datetime) -> str:
@@ -174,25 +177,51 @@ class FactsWriter:
         self.id_base = _uuid7()
 
     async def write(self, rows: Sequence[MappedRow]) -> WriteReport:
-        records, refused = self.prepare(rows)
-        report = await self.write_prepared(records)
+        prepared, refused = self.prepare(rows)
+        report = await self.write_prepared(prepared)
         report.errors[:0] = refused
         return report
 
-    def prepare(self, rows: Sequence[MappedRow]) -> tuple[list[tuple[Any, ...]], list[RowError]]:
+    def prepare(self, rows: Sequence[MappedRow]) -> tuple[Batch, list[RowError]]:
+        """Records checked and built, the batch's own repeats taken out, its sources and
+        time span: pure Python, run in the parser thread."""
         refused: list[RowError] = []
-        return self._records(rows, refused), refused
+        records = self._records(rows, refused)
+        first: dict[tuple[str, str], tuple[Any, ...]] = {}
+        unique: list[tuple[Any, ...]] = []
+        repeats = 0
+        for record in records:
+            ident = (record[6], record[7])
+            earlier = first.get(ident)
+            if earlier is None:
+                first[ident] = record
+                unique.append(record)
+            elif earlier[1:] == record[1:]:
+                repeats += 1  # the same row again: one fact
+            else:
+                refused.append(_repeated(record[0], record[7]))
+        if not unique:
+            return Batch([], repeats, set(), None, None), refused
+        return (
+            Batch(
+                unique,
+                repeats,
+                {ident[0] for ident in first},
+                min(record[3] for record in unique),
+                max(record[3] for record in unique),
+            ),
+            refused,
+        )
 
     async def write_prepared(self, prepared: Any) -> WriteReport:
-        report = WriteReport()
-        records: list[tuple[Any, ...]] = prepared
-        if not records:
+        batch: Batch = prepared
+        report = WriteReport(unchanged=batch.repeats)
+        if not batch.records:
             return report
         async with self.tx.client.acquire_connection() as conn:
             await conn.execute("TRUNCATE import_facts_stage")
-            await conn.copy_records_to_table(STAGE, records=records, columns=STAGE_COLUMNS)
-        await self._drop_repeated_keys(report)
-        await self._write_stage(report)
+            await conn.copy_records_to_table(STAGE, records=batch.records, columns=STAGE_COLUMNS)
+        await self._write_stage(report, batch)
         return report
 
     def _records(self, rows: Sequence[MappedRow], errors: list[RowError]) -> list[tuple[Any, ...]]:
@@ -253,17 +282,12 @@ class FactsWriter:
                 self.keyed[source] = source in existing
         return not any(self.keyed[source] for source in sources)
 
-    async def _write_stage(self, report: WriteReport) -> None:
+    async def _write_stage(self, report: WriteReport, batch: Batch) -> None:
         """Write the staged batch: supersede changed facts, insert the rows."""
         tenant, tx = self.context.tenant, self.tx
         actor = current_actor().id
-        staged, first, last = await tx.fetchrow(_SPAN)
-        if not staged:
-            return
-        sources = [
-            r["source"] for r in await tx.fetch("SELECT DISTINCT source FROM import_facts_stage")
-        ]
-        fresh = await self._fresh(set(sources))
+        staged, sources = len(batch.records), batch.sources
+        fresh = await self._fresh(sources)
         status: str | None = None
         if fresh:
             # No current fact had a key of these sources before this import, and this
@@ -276,11 +300,10 @@ class FactsWriter:
                 status = None
         updated, earliest, latest = 0, None, None
         if status is None:
-            await self._drop_earlier_batches_keys(report)
+            staged -= await self._drop_earlier_batches_keys(report)
             row = await tx.fetchrow(_SUPERSEDE, tenant, self.now, self.id_base)
             updated, earliest, latest = row["n"], row["earliest"], row["latest"]
             status = await tx.execute(_INSERT, tenant, self.now, actor, self.id_base)
-            staged = await tx.fetchval("SELECT count(*) FROM import_facts_stage")
             # Rows left unchanged leave no trace in facts: later batches must still see
             # their keys as given.
             await tx.execute(_REMEMBER_SEEN)
@@ -288,8 +311,8 @@ class FactsWriter:
         report.updated += updated
         report.created += inserted - updated
         report.unchanged += staged - inserted
-        if inserted:
-            self._touch(first, last)
+        if inserted and batch.first is not None and batch.last is not None:
+            self._touch(batch.first, batch.last)
             if earliest is not None and latest is not None:
                 self._touch(earliest, latest)
 
@@ -297,11 +320,12 @@ class FactsWriter:
         self.earliest = earliest if self.earliest is None else min(self.earliest, earliest)
         self.latest = latest if self.latest is None else max(self.latest, latest)
 
-    async def _drop_earlier_batches_keys(self, report: WriteReport) -> None:
-        """Rows whose key an earlier batch of this file wrote: repeats, as within a batch."""
+    async def _drop_earlier_batches_keys(self, report: WriteReport) -> int:
+        """Rows whose key an earlier batch of this file gave: repeats, as within a batch.
+        Returns how many were taken out of the stage."""
         rows = await self.tx.fetch(_EARLIER_BATCHES, self.context.tenant, self.now)
         if not rows:
-            return
+            return 0
         dropped = []
         for row in rows:
             dropped.append(row["row_no"])
@@ -312,29 +336,7 @@ class FactsWriter:
         await self.tx.execute(
             "DELETE FROM import_facts_stage WHERE row_no = ANY($1::int[])", dropped
         )
-
-    async def _drop_repeated_keys(self, report: WriteReport) -> None:
-        """A key the file gives twice: the first row stands; a later identical row is a
-        harmless repeat (dropped), a later different row is an error."""
-        rows = await self.tx.fetch(_REPEATED_KEYS)
-        if not rows:
-            return
-        first: dict[tuple[str, str], tuple[Any, ...]] = {}
-        dropped: list[int] = []
-        for row in rows:
-            ident = (row["source"], row["external_key"])
-            content = tuple(row[c] for c in STAGE_COLUMNS[1:])
-            if ident not in first:
-                first[ident] = content
-                continue
-            dropped.append(row["row_no"])
-            if content == first[ident]:
-                report.unchanged += 1
-            else:
-                report.errors.append(_repeated(row["row_no"], ident[1]))
-        await self.tx.execute(
-            "DELETE FROM import_facts_stage WHERE row_no = ANY($1::int[])", dropped
-        )
+        return len(dropped)
 
 
 def _repeated(row_no: int, key: str) -> RowError:

@@ -48,6 +48,7 @@ EMBEDDED_SETTINGS = {
     "shared_buffers": "256MB",
     "max_wal_size": "4GB",
     "checkpoint_timeout": "15min",
+    "wal_buffers": "64MB",
 }
 
 
