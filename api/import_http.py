@@ -17,12 +17,10 @@ from uuid import UUID
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from api.graphql.view import audit_actor
 from api.http import request_state
 from api.runtime import AppRuntime
-from domain.audit.service import acting_as
 from domain.imports.reports import ERRORS_PART, report_chunks
-from domain.imports.service import ChunkWriter, UploadTooLargeError, import_service
+from domain.imports.service import UploadTooLargeError, import_service
 from tenants.authorization import Principal
 from tenants.errors import ServiceError
 from tenants.identity.service import Actor, NotAuthenticatedError
@@ -40,20 +38,19 @@ def _problem(status: int, code: str, message: str, message_zh: str) -> JSONRespo
     )
 
 
-def _refusal(runtime: AppRuntime, request: Request, operation: str) -> JSONResponse | None:
+def _caller(
+    runtime: AppRuntime, request: Request, operation: str
+) -> tuple[Principal, UUID] | JSONResponse:
+    """The caller and the import the path names, or the answer that refuses the request."""
     principal = request_state(request.scope).principal
     if principal is None:
         return _problem(401, "UNAUTHENTICATED", "a bearer token is required", "需要访问令牌")
     if not runtime.matrix.decide(operation, principal).allowed:
         return _problem(403, "FORBIDDEN", "you are not allowed to do this", "您无权执行此操作")
-    return None
-
-
-def _import_id(request: Request) -> UUID | None:
     try:
-        return UUID(request.path_params["import_id"])
+        return principal, UUID(request.path_params["import_id"])
     except ValueError:
-        return None
+        return _problem(404, "NOT_FOUND", "import not found", "未找到导入")
 
 
 def _from_service(exc: ServiceError) -> JSONResponse:
@@ -77,31 +74,17 @@ def _from_service(exc: ServiceError) -> JSONResponse:
 
 def upload_endpoint(runtime: AppRuntime) -> Endpoint:
     async def upload(request: Request) -> Response:
-        refusal = _refusal(runtime, request, UPLOAD_OPERATION)
-        if refusal is not None:
-            return refusal
-        principal = request_state(request.scope).principal
-        assert principal is not None
-        import_id = _import_id(request)
-        if import_id is None:
-            return _problem(404, "NOT_FOUND", "import not found", "未找到导入")
+        caller = _caller(runtime, request, UPLOAD_OPERATION)
+        if isinstance(caller, JSONResponse):
+            return caller
+        principal, import_id = caller
         tenant = principal.tenant_id
-        limit = runtime.settings.import_max_bytes
         try:
             async with tenant_transaction(tenant):
-                actor = await _actor(runtime, principal)
-                with acting_as(audit_actor(actor, request_state(request.scope).request_id)):
-                    await import_service.begin_upload(tenant, import_id)
-            writer = ChunkWriter(tenant, import_id, limit=limit)
-            async for data in request.stream():
-                for chunk in writer.feed(data):
-                    async with tenant_transaction(tenant):
-                        await writer.store(chunk)
-            for chunk in writer.rest():
-                async with tenant_transaction(tenant):
-                    await writer.store(chunk)
-            async with tenant_transaction(tenant):
-                row = await import_service.complete_upload(tenant, import_id, writer.receipt())
+                await _actor(runtime, principal)
+            row = await import_service.receive(
+                tenant, import_id, request.stream(), limit=runtime.settings.import_max_bytes
+            )
         except NotAuthenticatedError:
             return _problem(401, "UNAUTHENTICATED", "invalid or expired token", "令牌无效或已过期")
         except ServiceError as exc:
@@ -128,14 +111,10 @@ def upload_endpoint(runtime: AppRuntime) -> Endpoint:
 
 def errors_endpoint(runtime: AppRuntime) -> Endpoint:
     async def download(request: Request) -> Response:
-        refusal = _refusal(runtime, request, DOWNLOAD_OPERATION)
-        if refusal is not None:
-            return refusal
-        principal = request_state(request.scope).principal
-        assert principal is not None
-        import_id = _import_id(request)
-        if import_id is None:
-            return _problem(404, "NOT_FOUND", "import not found", "未找到导入")
+        caller = _caller(runtime, request, DOWNLOAD_OPERATION)
+        if isinstance(caller, JSONResponse):
+            return caller
+        principal, import_id = caller
         tenant = principal.tenant_id
         try:
             async with tenant_transaction(tenant):

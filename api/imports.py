@@ -6,7 +6,7 @@ streaming upload and the error report download over plain HTTP.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -38,7 +38,6 @@ from domain.imports.models import (
 from domain.imports.profiles import BUILTIN_PROFILES
 from domain.imports.reports import first_errors, import_keys, preview_document
 from domain.imports.service import (
-    ChunkWriter,
     UploadTooLargeError,
     import_not_found,
     import_service,
@@ -391,15 +390,14 @@ def _import_id(global_id: relay.GlobalID) -> UUID:
 
 async def _store_upload(context: RequestContext, import_id: UUID, upload: Any) -> None:
     """The multipart file's bytes as chunks, in the operation's transaction."""
-    tenant = context.tenant_id
-    await import_service.begin_upload(tenant, import_id)
-    writer = ChunkWriter(tenant, import_id, limit=context.runtime.settings.import_max_bytes)
-    while data := await upload.read(1024 * 1024):
-        for chunk in writer.feed(data):
-            await writer.store(chunk)
-    for chunk in writer.rest():
-        await writer.store(chunk)
-    await import_service.complete_upload(tenant, import_id, writer.receipt())
+
+    async def body() -> AsyncIterator[bytes]:
+        while data := await upload.read(1024 * 1024):
+            yield data
+
+    await import_service.receive(
+        context.tenant_id, import_id, body(), limit=context.runtime.settings.import_max_bytes
+    )
 
 
 def _too_large(exc: UploadTooLargeError) -> ServiceError:

@@ -13,9 +13,9 @@
    keys of the tenant are disabled, so every run decrypts under one enabled key) and
    encrypts the file with it (``encrypt_file``, Tink streaming AEAD);
 3. uploads the ciphertext through the import service as the streaming upload does
-   (``create``, ``begin_upload``, ``ChunkWriter`` with one transaction per 1 MB chunk,
-   ``complete_upload``); the mapping names the columns and gives the run a source system of
-   its own (``bench-<time>``), so every measured run really inserts every row;
+   (``create``, then ``receive``: one transaction per 1 MB chunk); the mapping names the
+   columns and gives the run a source system of its own (``bench-<time>``), so every
+   measured run really inserts every row;
 4. starts a worker and the import (``start``, mode ``commit``, all or nothing), and polls
    the import row every 0.2 s until it has finished;
 5. COPYs the same plain CSV file into a plain, unindexed table on the same database.
@@ -114,8 +114,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -131,7 +132,7 @@ from bench.records import demo_tenant
 from domain.imports import repository as import_repo
 from domain.imports.models import ImportFormat, ImportMode, ImportStatus, OnError
 from domain.imports.reports import use_import_keys
-from domain.imports.service import FINISHED_STATUSES, ChunkWriter, import_service
+from domain.imports.service import FINISHED_STATUSES, import_service
 from domain.jobs.service import JobMessage, job_service
 from tenants.crypto.imports import (
     ImportKeys,
@@ -270,18 +271,19 @@ def redis_answers(url: str) -> bool:
 # Workers -------------------------------------------------------------------------------
 
 
-class Worker:
+class Worker(ABC):
     """Where the job runs: a process started (and stopped) by the bench."""
 
     kind: str
     process: subprocess.Popen[bytes]
 
+    @abstractmethod
     async def wait_ready(self) -> None:
-        raise NotImplementedError
+        """Return once the worker consumes jobs."""
 
+    @abstractmethod
     def job_pid(self) -> int:
         """The process that runs the job."""
-        raise NotImplementedError
 
     def processes(self) -> dict[int, float | None]:
         """Every process of the worker with its peak RSS (MB) so far."""
@@ -539,18 +541,13 @@ async def upload(tenant: TenantID, ciphertext: Path, source: str, limit: int) ->
             tenant, kind="facts", format=ImportFormat.CSV, file_name=f"{source}.csv.tink",
             mapping=mapping,
         )  # fmt: skip
-        await import_service.begin_upload(tenant, row.id)
-    writer = ChunkWriter(tenant, row.id, limit=limit)
-    with ciphertext.open("rb") as file:
-        while data := file.read(256 * 1024):
-            for chunk in writer.feed(data):
-                async with tenant_transaction(tenant):
-                    await writer.store(chunk)
-    for chunk in writer.rest():
-        async with tenant_transaction(tenant):
-            await writer.store(chunk)
-    async with tenant_transaction(tenant):
-        await import_service.complete_upload(tenant, row.id, writer.receipt())
+
+    async def body() -> AsyncIterator[bytes]:
+        with ciphertext.open("rb") as file:
+            while data := file.read(256 * 1024):
+                yield data
+
+    await import_service.receive(tenant, row.id, body(), limit=limit)
     return row.id
 
 

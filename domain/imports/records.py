@@ -28,6 +28,7 @@ employees and skills a batch writes are made nameable to the file's later rows.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -570,7 +571,7 @@ class _Ready:
     item: Any
 
 
-class RecordWriter:
+class RecordWriter(ABC):
     """What every records writer shares: batching, references, and turning the domain's
     answers into counts and row errors."""
 
@@ -598,8 +599,9 @@ class RecordWriter:
     async def finish(self) -> WriteReport:
         return WriteReport()  # every batch is written as it comes: nothing is staged
 
+    @abstractmethod
     async def _write(self, rows: Sequence[MappedRow]) -> WriteReport:
-        raise NotImplementedError
+        """Write one batch of at most 500 rows through the kind's domain upsert."""
 
     async def pack(self) -> PackFile:
         if self._pack is None:

@@ -10,7 +10,7 @@ cancelled) is ignored by the worker.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +30,7 @@ from domain.imports.models import (
     OnError,
 )
 from domain.imports.profiles import BUILTIN_PROFILES
+from domain.imports.streams import in_tenant
 from domain.jobs.service import job_service
 from tenants.errors import ErrorCode, ServiceError, invalid, not_found
 from tenants.pagination import Page
@@ -197,6 +198,25 @@ class ImportService:
             **RUN_RESET,
         )
         return row
+
+    async def receive(
+        self, tenant: TenantID, import_id: UUID, body: AsyncIterable[bytes], *, limit: int
+    ) -> Import:
+        """Store an upload's ciphertext in chunks: in the caller's transaction when one is
+        open (a GraphQL multipart upload), else each chunk committed on its own (a streaming
+        upload of any size never sits in one transaction)."""
+        async with in_tenant(tenant):
+            await self.begin_upload(tenant, import_id)
+        writer = ChunkWriter(tenant, import_id, limit=limit)
+        async for data in body:
+            for chunk in writer.feed(data):
+                async with in_tenant(tenant):
+                    await writer.store(chunk)
+        for chunk in writer.rest():
+            async with in_tenant(tenant):
+                await writer.store(chunk)
+        async with in_tenant(tenant):
+            return await self.complete_upload(tenant, import_id, writer.receipt())
 
     async def complete_upload(
         self, tenant: TenantID, import_id: UUID, receipt: UploadReceipt

@@ -30,6 +30,7 @@ Choices worth knowing (they are also what the import documentation promises):
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import unicodedata
@@ -379,10 +380,9 @@ def parse_date(value: Any, *, date_order: str = "ymd") -> date:
     An aware datetime gives its date in its own zone."""
     _check_order(date_order)
     if value.__class__ is str and len(value) == 10 and value[4] == "-" and value[7] == "-":
-        try:
+        # 2024-02-30 and the like fail here; the full path below words their error.
+        with contextlib.suppress(ValueError):
             return date.fromisoformat(value)
-        except ValueError:
-            pass  # 2024-02-30 and the like: the full path words the error
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -440,36 +440,41 @@ def datetime_parser(
     from_iso = datetime.fromisoformat
     utcoffset = zone.utcoffset
 
+    def iso(value: str, size: int) -> datetime | None:
+        """ISO 8601, the common case of machine exports; None when it does not parse as
+        such (the full path then reads it, or words the error)."""
+        try:
+            moment = from_iso(value)
+        except ValueError:
+            return None
+        if moment.tzinfo is not None:
+            return moment
+        delta = utcoffset(moment)
+        if delta is None:
+            return None
+        # Parsing again with the offset appended is several times faster than
+        # datetime.replace(tzinfo=...), and this runs for every row.
+        suffix = _offset(delta)[0]
+        try:
+            return from_iso(value + suffix if size > 10 else value + "T00:00" + suffix)
+        except ValueError:
+            return _localize(moment, zone)
+
     def parse(value: Any) -> datetime:
         if value.__class__ is str:
             size = len(value)
-            # ISO 8601 first (most machine exports); the checks keep fromisoformat from what
-            # only it would accept: any character between date and time, week dates, and
-            # "2024-01-05+08:00", which it reads as 08:00 o'clock.
+            # The checks keep fromisoformat from what only it would accept: any character
+            # between date and time, week dates, and "2024-01-05+08:00", which it reads as
+            # 08:00 o'clock.
             if (
                 size >= 10
                 and value[4] == "-"
                 and value[7] == "-"
                 and (size == 10 or value[10] in "T ")
             ):
-                try:
-                    moment = from_iso(value)
-                except ValueError:
-                    pass  # the full path below words the error
-                else:
-                    if moment.tzinfo is not None:
-                        return moment
-                    delta = utcoffset(moment)
-                    if delta is not None:
-                        # Parsing again with the offset appended is several times faster
-                        # than datetime.replace(tzinfo=...), and this runs for every row.
-                        suffix = _offset(delta)[0]
-                        try:
-                            return from_iso(
-                                value + suffix if size > 10 else value + "T00:00" + suffix
-                            )
-                        except ValueError:
-                            return _localize(moment, zone)
+                moment = iso(value, size)
+                if moment is not None:
+                    return moment
         naive, named = _naive_datetime(value, date_order)
         return naive.replace(tzinfo=named) if named is not None else _localize(naive, zone)
 

@@ -30,7 +30,7 @@ import redis.asyncio as aioredis
 from domain.imports import repository as import_repo
 from domain.imports.models import ACTIVE_STATUSES, Import, ImportFormat, ImportMode, ImportStatus
 from domain.imports.reports import import_keys
-from domain.imports.service import ChunkWriter, import_service
+from domain.imports.service import import_service
 from domain.indicators.service import FactInput, fact_service
 from domain.jobs import repository as job_repo
 from domain.jobs.models import Job, JobStatus
@@ -152,14 +152,11 @@ async def _prepared_import(tenant: Tenant, plaintext: bytes, worker_settings: Se
         created = await import_service.create(
             tid, kind="facts", format=ImportFormat.CSV, file_name="facts.csv", mapping=MAPPING
         )
-    async with tenant_transaction(tid):
-        await import_service.begin_upload(tid, created.id)
-    writer = ChunkWriter(tid, created.id, limit=worker_settings.import_max_bytes)
-    for chunk in [*writer.feed(ciphertext), *writer.rest()]:
-        async with tenant_transaction(tid):
-            await writer.store(chunk)
-    async with tenant_transaction(tid):
-        await import_service.complete_upload(tid, created.id, writer.receipt())
+
+    async def body() -> AsyncIterator[bytes]:
+        yield ciphertext
+
+    await import_service.receive(tid, created.id, body(), limit=worker_settings.import_max_bytes)
     async with job_runtime(worker_settings, consume=False), tenant_transaction(tid):
         started = await import_service.start(tid, created.id, mode=ImportMode.COMMIT)
     assert started.status == ImportStatus.QUEUED
