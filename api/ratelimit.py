@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import structlog
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
+from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
 from tenants.settings import Settings
 
@@ -43,15 +43,17 @@ class RateLimiter:
         )
         self.backend = "redis" if redis_url else "memory"
         # Per-principal limits use fixed windows (one counter per request, cheapest on the
-        # hot path); login limits use sliding windows, so a burst across a window boundary
-        # cannot double the number of password guesses.
+        # hot path); login limits use a moving window, exact over any 60 seconds, so a burst
+        # across a window boundary cannot add password guesses (a sliding-window counter only
+        # estimates the previous window's share, and let a fourth of three attempts through
+        # at a boundary). A login limit is a handful of hits per key: storing each is cheap.
         self._fixed = FixedWindowRateLimiter(self.storage)
-        self._sliding = SlidingWindowCounterRateLimiter(self.storage)
+        self._moving = MovingWindowRateLimiter(self.storage)
         self.per_principal: RateLimitItem = parse(settings.rate_limit)
         self.per_login: RateLimitItem = parse(settings.login_rate_limit)
 
     async def hit(self, item: RateLimitItem, *identifiers: str) -> Verdict:
-        limiter = self._fixed if item is self.per_principal else self._sliding
+        limiter = self._fixed if item is self.per_principal else self._moving
         try:
             if await limiter.hit(item, *identifiers):
                 return Verdict(True)
