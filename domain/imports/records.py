@@ -446,6 +446,31 @@ _ABBREVIATIONS = {"sr": "senior", "snr": "senior", "jr": "junior", "jnr": "junio
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
+def refused_rows(
+    row: MappedRow, error: ServiceError, spec: KindSpec, renamed: Mapping[str, str]
+) -> list[RowError]:
+    """One row error per problem the domain named, each under the spec field it concerns
+    (``employeeId`` -> ``employee`` through ``renamed``, else camelCase to snake_case; the
+    row's key field when the domain named none of the spec's fields)."""
+    names = {field.name for field in spec.fields}
+    found = []
+    for problem in error.details or [error]:
+        head = (problem.field or "").split(".", 1)[0]
+        field = renamed.get(head) or _CAMEL.sub("_", head).lower()
+        if field not in names:
+            field = spec.key[0]
+        message, message_zh = problem.message, problem.message_zh
+        if problem.field and "." in problem.field:  # outcomes.cycle_days, ratings.care
+            inner = problem.field.split(".", 1)[1]
+            message, message_zh = f"{inner}: {message}", f"{inner}：{message_zh}"
+        code = (
+            RowErrorCode.NOT_FOUND if problem.code == ErrorCode.NOT_FOUND else RowErrorCode.REJECTED
+        )
+        value = _display(row.values.get(field))
+        found.append(RowError(row.number, field, code, message, message_zh, value))
+    return found
+
+
 def _display(value: Any) -> str:
     """A cell value as an error report shows it."""
     if value is None:
@@ -650,30 +675,8 @@ class RecordWriter(ABC):
 
     # --- the domain's answers --------------------------------------------------------------
 
-    def field_of(self, service_field: str | None) -> str:
-        """The spec field a domain error names (``employeeId`` -> ``employee``)."""
-        names = {spec.name for spec in self.spec.fields}
-        head = (service_field or "").split(".", 1)[0]
-        name = self.renamed.get(head) or _CAMEL.sub("_", head).lower()
-        return name if name in names else self.spec.key[0]
-
     def refused(self, row: MappedRow, error: ServiceError) -> list[RowError]:
-        """One row error per problem the domain named."""
-        found = []
-        for problem in error.details or [error]:
-            field = self.field_of(problem.field)
-            message, message_zh = problem.message, problem.message_zh
-            if problem.field and "." in problem.field:  # outcomes.cycle_days, ratings.care
-                inner = problem.field.split(".", 1)[1]
-                message, message_zh = f"{inner}: {message}", f"{inner}：{message_zh}"
-            code = (
-                RowErrorCode.NOT_FOUND
-                if problem.code == ErrorCode.NOT_FOUND
-                else RowErrorCode.REJECTED
-            )
-            value = _display(row.values.get(field))
-            found.append(RowError(row.number, field, code, message, message_zh, value))
-        return found
+        return refused_rows(row, error, self.spec, self.renamed)
 
     def tally(self, report: WriteReport, row: MappedRow, result: UpsertResult) -> None:
         if result.outcome == Outcome.CREATED:

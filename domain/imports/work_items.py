@@ -16,6 +16,8 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from domain.imports.fields import MappedRow, RefKind, RowError, RowErrorCode
+from domain.imports.records import refused_rows
+from domain.imports.specs_work import WORK_ITEMS
 from domain.imports.writers import WriteContext, WriteReport
 from domain.work import repository as work_repo
 from domain.work.matching import SkillNeed
@@ -27,17 +29,15 @@ from domain.work.service import (
     WorkItemInput,
     work_items,
 )
-from tenants.errors import ServiceError
 
 _SKILL_LEVEL = re.compile(r"^(?P<name>.+?)\s*[:：]\s*(?P<level>[1-5])$")
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
-
-
-def field_name(api_field: str | None) -> str:
-    """``requestedAt`` (a service's field) as ``requested_at`` (the import's)."""
-    if not api_field:
-        return ""
-    return _CAMEL.sub("_", api_field.split(".")[0].split("[")[0]).lower()
+# Fields of the work item service that the import names otherwise.
+_RENAMED = {
+    "requesterId": "requester",
+    "orgUnitId": "org_unit",
+    "linkedItemId": "linked_item",
+    "estimateDays": "estimate",
+}
 
 
 class WorkItemsWriter:
@@ -194,25 +194,8 @@ def _count(result: UpsertResult, row: MappedRow, report: WriteReport) -> None:
         report.updated += 1
     elif outcome == "unchanged":
         report.unchanged += 1
-    else:
-        report.errors.append(rejected(row, result.error))
-
-
-def rejected(row: MappedRow, error: ServiceError | None) -> RowError:
-    """A row the domain refused, named by the field at fault."""
-    if error is None:  # pragma: no cover - a failed result always carries its error
-        return RowError(row.number, "", RowErrorCode.REJECTED, "refused", "被拒绝")
-    field = field_name(error.field)
-    value = row.values.get(field)
-    code = RowErrorCode.NOT_FOUND if error.code.value == "NOT_FOUND" else RowErrorCode.REJECTED
-    return RowError(
-        row.number,
-        field,
-        code,
-        error.message,
-        error.message_zh,
-        "" if value is None else str(value)[:200],
-    )
+    elif result.error is not None:
+        report.errors.extend(refused_rows(row, result.error, WORK_ITEMS, _RENAMED))
 
 
 async def work_items_writer(context: WriteContext) -> WorkItemsWriter:

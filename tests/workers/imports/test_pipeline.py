@@ -428,3 +428,20 @@ async def test_a_key_repeated_in_a_later_batch_is_a_repeat_or_an_error(
     again = await client.run("facts", plaintext, onError="SKIP_INVALID")
     assert (again["rowsWritten"], again["summary"]["unchanged"]) == (0, 25_001)
     assert len(await _facts(tenant)) == 25_000
+
+
+async def test_a_work_item_the_domain_refuses_is_reported_under_its_column(
+    gql: GraphQLClient, http: httpx.AsyncClient, runtime: AppRuntime
+) -> None:
+    tenant, client = await _importer(gql, http, runtime)
+    csv = (
+        b"Issue key,Summary,Issue Type,Created,Resolved\n"
+        b"ACM-7,Delivered but never started,Story,05/Jan/26 9:30 AM,20/Jan/26 5:00 PM\n"
+    )
+    done = await client.run("work_items", csv, profile="jira", onError="SKIP_INVALID")
+    assert (done["status"], done["rowsInvalid"], done["rowsWritten"]) == ("SUCCEEDED", 1, 0)
+    (error,) = done["firstErrors"]
+    assert (error["row"], error["code"], error["column"]) == (1, "REJECTED", "Resolved")
+    assert "startedAt" in error["message"]
+    async with tenant_transaction(tenant_id(tenant)):
+        assert await WorkItem.filter(source="jira").count() == 0
