@@ -1,0 +1,1 @@
+"""Dashboards: aggregates that tie evaluation to business results, computed in SQL."""
