@@ -25,6 +25,9 @@ from strawberry.types.graphql import OperationType
 
 from api.audit import AuditEntryType, AuditQueries
 from api.clients import ApiClientMutations, ApiClientQueries, ApiClientType
+from api.dashboards.personal import PersonalDashboardQueries
+from api.dashboards.rd import RdDashboardQueries
+from api.dashboards.school import SchoolDashboardQueries
 from api.feedback import FeedbackMutations, FeedbackType
 from api.graphql.context import Info, RequestContext
 from api.graphql.edge import EdgePolicy, is_expected, parse_document, validate
@@ -85,6 +88,9 @@ Query = merge_types(
         IndicatorQueries,
         WorkQueries,
         ImportQueries,
+        SchoolDashboardQueries,
+        PersonalDashboardQueries,
+        RdDashboardQueries,
     ),
 )
 Mutation = merge_types(

@@ -237,6 +237,8 @@ class Person:
     projects: tuple[str, ...] = ()
     subject: str = ""
     interactive: bool = False
+    # A teacher's teaching_style custom field: interactive, mixed or lecture.
+    teaching_style: str = ""
     core_skills: tuple[str, ...] = ()
     core_ids: frozenset[UUID] = frozenset()
     skills: list[tuple[UUID, int]] = field(default_factory=list)
@@ -416,6 +418,10 @@ class Generator(abc.ABC):
     def pick_skills(self, person: Person) -> list[str]:
         """Names of the catalogue skills the person holds."""
 
+    def custom_fields(self, person: Person) -> dict[str, Any]:
+        """The person's values of the pack's custom fields (none unless an industry says)."""
+        return {}
+
     # --- shared steps ------------------------------------------------------------------------
 
     def record_history(self) -> None:
@@ -525,7 +531,8 @@ class Generator(abc.ABC):
             rows.append(
                 (
                     p.id, self.tenant, p.number, p.name, p.email, p.phone, p.unit.id, p.level,
-                    p.title, p.hire_date, p.status, p.user_id, "{}", None, None, now, now,
+                    p.title, p.hire_date, p.status, p.user_id, _json(self.custom_fields(p)),
+                    None, None, now, now,
                 )
             )  # fmt: skip
         for unit in self.units:
@@ -655,9 +662,12 @@ class Generator(abc.ABC):
         author_label: str | None = None,
         author_user_id: UUID | None = None,
         bias: float = 0.0,
+        given: datetime | None = None,
     ) -> None:
+        """One response about ``person``: on a random day of their time there, or at ``given``
+        (a survey's moment)."""
         first, last = self.window(person)
-        if (last - first).days < 14:
+        if given is None and (last - first).days < 14:
             return
         mean = 3.5 + 0.5 * person.talent + 0.15 * (person.rank - 2) + bias
         ratings = {code: round(_clamp(mean + self.rng.gauss(0, 0.7), 1, 5)) for code in criteria}
@@ -666,7 +676,8 @@ class Generator(abc.ABC):
             average = sum(ratings.values()) / len(ratings)
             mood = "good" if average >= 4 else "poor" if average < 3 else "mixed"
             comment = self.rng.choice(self.COMMENTS[mood])
-        given = self.moment(self.date_between(first + timedelta(days=7), last))
+        if given is None:
+            given = self.moment(self.date_between(first + timedelta(days=7), last))
         self.rows[FEEDBACK.name].append(
             (
                 uuid4(), self.tenant, person.id, source, anonymous,
@@ -945,6 +956,16 @@ class SchoolGenerator(Generator):
         4: (12.0, 25.0),
     }
     GENERAL_SKILLS = ("classroom", "homework", "lesson", "family", "homeroom", "courseware")
+    # Of the teachers who do not teach interactively, the share who mix in some of it.
+    MIXED_SHARE = 0.4
+    # Mean normalised gain by teaching style (Hake 1998: interactive courses averaged 0.48,
+    # traditional ones 0.23; a mixed style in between).
+    STYLE_GAINS: ClassVar[dict[str, float]] = {"interactive": 0.45, "mixed": 0.32, "lecture": 0.23}
+    # Parents answer a survey about each teacher in the last weeks of every term: enough
+    # responses (20, INDICATORS.md) for most teachers in a term, for nearly all in a year.
+    SURVEY_RESPONSES = (12, 35)
+    SURVEY_WEEKS = 4
+    SURVEY_RAPPORT = 0.6  # spread of a teacher's standing with parents, in rating points
     CRITERIA: ClassVar[dict[str, tuple[str, ...]]] = {
         "student": ("teaching_quality", "care"),
         "parent": ("communication", "care", "teaching_quality"),
@@ -999,8 +1020,18 @@ class SchoolGenerator(Generator):
             talent=self.talent(),
             subject=subject,
         )
-        # Teachers who teach interactively (observation ratings, project-based lessons).
-        person.interactive = self.rng.random() < _clamp(0.3 + 0.1 * person.talent, 0.05, 0.8)
+        # Teachers who teach interactively (observation ratings, project-based lessons). The
+        # same draw sorts the others: those it missed interactive by least mix in some
+        # interactive work, the rest lecture (no second draw, so nothing drawn later moves).
+        draw = self.rng.random()
+        share = _clamp(0.3 + 0.1 * person.talent, 0.05, 0.8)
+        person.interactive = draw < share
+        if person.interactive:
+            person.teaching_style = "interactive"
+        elif draw < share + self.MIXED_SHARE * (1 - share):
+            person.teaching_style = "mixed"
+        else:
+            person.teaching_style = "lecture"
         unit.members.append(person)
         self.people.append(person)
         return person
@@ -1099,7 +1130,7 @@ class SchoolGenerator(Generator):
         finished = end <= self.as_of
         if finished:
             # Hake's normalised gain: interactive teaching ~0.48, traditional ~0.23.
-            mean_gain = 0.45 if person.interactive else 0.23
+            mean_gain = self.STYLE_GAINS[person.teaching_style]
             gain = mean_gain + 0.02 * (person.rank - 2) + 0.03 * person.talent
             gain = _clamp(gain + self.rng.gauss(0, 0.08), -0.1, 0.85)
             outcomes["post_test_mean"] = round(_clamp(pre + gain * (100 - pre), 0, 100), 1)
@@ -1159,6 +1190,31 @@ class SchoolGenerator(Generator):
             self._from(person, "peer", False, rng.choice(colleagues).name)
         if rng.random() < 0.4:
             self._from(person, "self", False, person.name, person.user_id, bias=0.3)
+        self._parent_surveys(person)
+
+    def custom_fields(self, person: Person) -> dict[str, Any]:
+        return {"teaching_style": person.teaching_style}
+
+    def _parent_surveys(self, person: Person) -> None:
+        """The end-of-term parent survey of each term the teacher taught through, anonymous,
+        answered in the term's last weeks of teaching (once they are over by ``as_of``)."""
+        if person.manages and person.unit.kind == "school":
+            return  # the principal teaches no classes
+        # How well this teacher gets on with families, beyond how well they teach: parents'
+        # satisfaction goes with an appraisal only so far.
+        rapport = self.rng.gauss(0, self.SURVEY_RAPPORT)
+        for _, _, start, end in self.terms:
+            if end > self.as_of or person.hire_date > start:
+                continue
+            if person.left_on is not None and person.left_on < end:
+                continue
+            opens = end - timedelta(weeks=self.SURVEY_WEEKS)
+            for _ in range(self.rng.randint(*self.SURVEY_RESPONSES)):
+                given = self.moment(self.date_between(opens, end))
+                self.feedback(
+                    person, source="parent", criteria=self.CRITERIA["parent"], anonymous=True,
+                    bias=rapport, given=given,
+                )  # fmt: skip
 
     def _from(
         self,

@@ -24,13 +24,15 @@ rule picks up. Managers do less hands-on work: team managers about 60 %, heads o
 departments 30 %, the head of the company none; sales requests go to the teams only.
 
 What the school demo shows, per teacher and term: a class test per class (the post-test
-mean, with the pre-test mean as ``pre``) from which interactive teachers reach a normalised
-gain of about 0.45 and the others about 0.23, 40-60 lessons (1 for a lesson in a
-project-based unit: 30-60 % of an interactive teacher's, under 12 % of the others'),
-homework graded (school-day hours, most within 24), students' questions answered (most
-within an hour) and a monthly parent contact (students whose families were contacted, out
-of the teacher's students); once a school year, at the end of the spring term, 25-35
-students' growth percentiles around 50, shifted by the teacher. Class tests of the terms the
+mean, with the pre-test mean as ``pre`` and the share of students at or above the
+excellence line of 85 as ``excellent``, for scores spread normally around the mean) from
+which interactive teachers reach a normalised gain of about 0.45, mixed ones about 0.32 and
+lecturers about 0.23, 40-60 lessons (1 for a lesson in a project-based unit: 30-60 % of an
+interactive teacher's, under 12 % of the others'), homework graded (school-day hours, most
+within 24), students' questions answered (most within an hour) and a monthly parent
+contact (students whose families were contacted, out of the teacher's students); once a
+school year, at the end of the spring term, 25-35 students' growth percentiles around 50,
+shifted by the teacher. Class tests of the terms the
 builder recorded class engagements for carry those classes' own pre- and post-test means.
 
 Periods (``scoring_periods``): calendar quarters for a quarterly pack; for a termly pack two
@@ -51,17 +53,22 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from statistics import NormalDist
 from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID, uuid4
 
 import orjson
 
 from domain.demo import catalogue as cat
-from domain.demo.builder import ENGAGEMENTS, Generator, Person, Unit
+from domain.demo.builder import ENGAGEMENTS, Generator, Person, SchoolGenerator, Unit
 from domain.demo.work import DemoWork, EnterpriseWork, SchoolWork
 from domain.indicators.repository import FactRow
 
 DEMO_SOURCE = "demo"
+# The school's excellence line (of 100) and the spread of a class's scores around its mean.
+EXCELLENCE_LINE = 85.0
+CLASS_SPREAD = 12.0
+_CLASS_SCORES = NormalDist()
 # Working hours in Beijing, 09:00-20:00, as minutes after midnight UTC.
 WORK_MINUTES = (60, 12 * 60)
 W = TypeVar("W", bound=DemoWork)
@@ -585,7 +592,7 @@ class SchoolFacts(FactPlan[SchoolWork]):
         found = []
         for _ in range(spec.classes_per_term):
             pre = round(rng.uniform(45, 85), 1)
-            mean_gain = 0.45 if person.interactive else 0.23
+            mean_gain = SchoolGenerator.STYLE_GAINS[person.teaching_style]
             gain = mean_gain + 0.02 * (person.rank - 2) + 0.03 * person.talent
             gain = _clamp(gain + rng.gauss(0, 0.08), -0.1, 0.85)
             post = round(_clamp(pre + gain * (100 - pre), 0, 100), 1)
@@ -608,9 +615,10 @@ class SchoolFacts(FactPlan[SchoolWork]):
             return
         for group in classes:
             if group.post is not None:
+                attributes = {"pre": group.pre, "excellent": excellent_share(group.post)}
                 yield self.fact(
                     person, "class_test", at, group.post, self.serial("class_test"),
-                    attributes={"pre": group.pre},
+                    attributes=attributes,
                 )  # fmt: skip
 
     def _parent_contacts(
@@ -655,6 +663,13 @@ class SchoolFacts(FactPlan[SchoolWork]):
                 return
             percentile = float(round(_clamp(rng.gauss(50 + effect, 24), 1, 99)))
             yield self.fact(person, "student_growth", at, percentile, self.serial("growth"))
+
+
+def excellent_share(post: float) -> float:
+    """The share of a class's students at or above the excellence line, for a class whose
+    scores spread normally around its post-test mean: a formula, not a draw, so no other
+    figure of the demo moves."""
+    return round(1 - _CLASS_SCORES.cdf((EXCELLENCE_LINE - post) / CLASS_SPREAD), 2)
 
 
 def _engagement_classes(generator: Generator) -> dict[tuple[UUID, date], list[SchoolClass]]:

@@ -520,6 +520,21 @@ async def _import(world: World) -> Any:
 
 
 NO_IMPORT = global_id("Import", UUID(int=3))
+# Dashboards over a quiet month; the personal one of somebody who does not exist.
+DASHBOARD_FILTER = '{startsOn: "2026-01-01", endsOn: "2026-01-31"}'
+DASHBOARD_SAMPLES: dict[str, Sample] = {
+    "Query.rdDashboard": fixed(
+        f"{{ rdDashboard(filter: {DASHBOARD_FILTER}) {{ onTime {{ group {{ key }} }} }} }}"
+    ),
+    "Query.schoolDashboard": fixed(
+        f"{{ schoolDashboard(filter: {DASHBOARD_FILTER}) {{ slaTrend {{ group {{ key }} }} }} }}"
+    ),
+    "Query.personalDashboard": fixed(
+        "query($e: ID!) { personalDashboard(employeeId: $e) { points { periodCode } } }",
+        {"e": NOBODY},
+    ),
+}
+
 # Mutations name an import that does not exist or give invalid input: refused as data.
 IMPORT_SAMPLES: dict[str, Sample] = {
     "Query.imports": fixed("{ imports { edges { node { id } } } }"),
@@ -612,6 +627,7 @@ SAMPLES: dict[str, Sample] = {
     **INDICATOR_SAMPLES,
     **WORK_SAMPLES,
     **IMPORT_SAMPLES,
+    **DASHBOARD_SAMPLES,
 }
 OPERATION_ROWS = sorted(set(MATRIX.rules) - FIELD_ROWS)
 
