@@ -1,8 +1,9 @@
 # The one command surface: people and CI run the same targets.
 #   make run    install, create the demo tenants (once), then serve on http://127.0.0.1:8000
 #               (embedded PostgreSQL, in-process jobs)
-#   make test   install, then run the tests (embedded PostgreSQL and stub broker unless
-#               RENSHI_TEST_POSTGRES / BROKER_URL name real services)
+#   make test   install (and Debian's Chromium for the browser tests), then run the tests
+#               (embedded PostgreSQL and stub broker unless RENSHI_TEST_POSTGRES / BROKER_URL
+#               name real services)
 
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format bench worker migrate clean
+.PHONY: install browser run test lint format bench worker migrate clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Renshi needs $(PYTHON) (Python 3.11) on PATH"; exit 1; }
@@ -31,7 +32,12 @@ worker: install
 migrate: install
 	$(BIN)/renshi migrate
 
-test: install
+# Debian's Chromium for tests/web (apt-get as root, sudo -n otherwise; fails with the command
+# to run when neither is possible: the browser tests must not be skipped).
+browser:
+	@scripts/ensure-chromium
+
+test: install browser
 	$(BIN)/python -m pytest
 
 lint: install

@@ -23,6 +23,7 @@ from api.http import EdgeMiddleware
 from api.import_http import errors_endpoint, upload_endpoint
 from api.oauth import token_endpoint
 from api.runtime import AppRuntime
+from api.web import web_routes
 from domain.imports.reports import use_import_keys
 from domain.jobs.service import job_service
 from domain.people.service import employee_service
@@ -115,6 +116,8 @@ def create_app(
         Route("/imports/{import_id}/content", upload_endpoint(runtime), methods=["PUT"]),
         Route("/imports/{import_id}/errors.csv", errors_endpoint(runtime), methods=["GET"]),
         *(Route(path, endpoint, methods=["GET"]) for path, endpoint in health.items()),
+        # The web app last: its routes never shadow the API's.
+        *web_routes(),
     ]
     app = Starlette(
         routes=routes,
