@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python -m bench.scoring --json
 	$(BIN)/python -m bench.matching --json
 	$(BIN)/python -m bench.imports --json
+	$(BIN)/python -m bench.dashboards --json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
