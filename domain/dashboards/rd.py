@@ -299,7 +299,10 @@ def _finite(value: Any) -> float | None:
 # The statements sort and hash around a hundred thousand rows each: with PostgreSQL's default
 # 4 MB of work_mem they spill to disk, and a large statement's plan crosses the JIT threshold,
 # whose compilation costs more than it saves here. Set for the rest of the transaction only.
-_TUNING = "SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
+_TUNING = (
+    "SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true), "
+    "set_config('random_page_cost', '1.1', true)"
+)
 
 Row = Mapping[str, Any]
 

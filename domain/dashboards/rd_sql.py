@@ -283,37 +283,45 @@ _PERSON_FLAGS = (
 PEOPLE: tuple[str, ...] = tuple(name for name, _ in _PERSON_FLAGS)
 
 
-def _mask(bit: str, condition: str) -> str:
-    """The bits of the buckets (``d``: delivery, ``r``: request) of a person's rows that
-    meet ``condition``."""
-    return f"bit_or(1::bigint << {bit}) FILTER (WHERE {condition})"
-
-
-# ``_PERSON_FLAGS`` as bits per bucket, for the fast shape.
+# Each item's part in the people counts of the fast shape, as bits of its buckets (``d``:
+# delivery, ``r``: request), computed once per item rather than once per item and person:
+# everyone behind the complaints chart, the due items (on time), the late ones, the cycle
+# times and the defects. ``1 << NULL`` is NULL, which ``bit_or`` skips.
 _FAST_MASKS = (
     (
         "people",
-        f"COALESCE({_mask('d', f'role = {DELIVERED}')}, 0)"
-        f" | COALESCE({_mask('r', f'role = {COMPLAINED}')}, 0)",
+        f"CASE role WHEN {DELIVERED} THEN 1::bigint << d WHEN {COMPLAINED} THEN 1::bigint << r END",
     ),
-    ("due_people", _mask("d", f"role = {DELIVERED} AND promised")),
-    ("late_people", _mask("d", f"role = {DELIVERED} AND promised AND NOT hit")),
-    ("cycle_people", _mask("d", f"role = {DELIVERED} AND days IS NOT NULL")),
-    ("defect_people", _mask("r", f"role = {DEFECT}")),
+    ("due_people", f"CASE WHEN role = {DELIVERED} AND promised THEN 1::bigint << d END"),
+    (
+        "late_people",
+        f"CASE WHEN role = {DELIVERED} AND promised AND NOT hit THEN 1::bigint << d END",
+    ),
+    (
+        "cycle_people",
+        f"CASE WHEN role = {DELIVERED} AND days IS NOT NULL THEN 1::bigint << d END",
+    ),
+    ("defect_people", f"CASE WHEN role = {DEFECT} THEN 1::bigint << r END"),
 )
+
+
+def _cycle_quantiles() -> str:
+    """Median and P80 of ``days`` from one sort (``percentile_cont`` of an array)."""
+    return "percentile_cont(ARRAY[0.5, 0.8]::float8[]) WITHIN GROUP (ORDER BY days)"
 
 
 def period_fast(flt: DashboardFilter, params: Params, at: Period, grid: Buckets) -> str:
     """The period statement when everyone is in scope and the grouping is by time.
 
     A requirement delivered and requested in the period is one row here, with both buckets
-    (``d``: delivery, ``r``: request), so that it is joined to its people once. Each item
-    is in scope when answered or assigned (``assigned``: the items' assignee rows, read
-    once for that and for the people's bits)."""
+    (``d``: delivery, ``r``: request), and each item carries its part in the people counts
+    as bit masks (``_FAST_MASKS``). The items are joined to their assignees once, by one
+    outer join aggregated per person (a bit-or of the masks): an item nobody answered and
+    nobody is assigned to comes out of it with no person (``orphans``), and only those are
+    left out of the item figures: no per-item probe of the assignees, no sort by item."""
     customer = _customer(flt, params)
     causes = params.add(list(CAUSES), "text[]")
     kinds = params.add(list(DEFECT_KINDS), "text[]")
-    figures = _item_figures(params)
     delivered = f"w.delivered_at >= {at.start} AND w.delivered_at < {at.end}"
     requested = f"w.requested_at >= {at.start} AND w.requested_at < {at.end}"
     requirement = f"""w.id, w.answered_by, {DELIVERED} AS role,
@@ -324,71 +332,103 @@ def period_fast(flt: DashboardFilter, params: Params, at: Period, grid: Buckets)
                 ELSE '{UNKNOWN_CAUSE}' END AS cause,
            {_CYCLE_DAYS} AS days,
            w.answered_at <= w.requested_at + interval '24 hours' AS flag"""
-    masks = ",\n           ".join(f"{expression} AS {name}" for name, expression in _FAST_MASKS)
+    item_masks = ",\n           ".join(
+        f"{expression} AS m_{name}" for name, expression in _FAST_MASKS
+    )
+    person_masks = ",\n           ".join(f"bit_or(m_{name}) AS {name}" for name in PEOPLE)
     counts = ",\n       ".join(
         f"count(*) FILTER (WHERE {name} & (1::bigint << b) <> 0)::int AS {name}" for name in PEOPLE
     )
-    columns = "role, d, r, promised, hit, days"
+    item_columns = ", ".join(f"i.m_{name}" for name in PEOPLE)
+    late = ",\n       ".join(
+        f"count(*) FILTER (WHERE promised AND NOT hit AND cause = {params.add(cause, 'text')})"
+        f"::int AS late_{index}"
+        for index, cause in enumerate(CAUSE_ORDER)
+    )
+
+    # Only the items the outer join found nobody behind are out (a hashed set, mostly empty).
+    in_scope = "AND id NOT IN (SELECT o.id FROM orphans o)"
+
+    def figures(quantiles: bool) -> str:
+        cycle = (
+            f"count(days)::int AS cycle_n, {_cycle_quantiles()} AS q"
+            if quantiles
+            else "count(days)::int AS cycle_n, NULL::float8[] AS q"
+        )
+        return f"""count(*)::int AS n,
+       count(*) FILTER (WHERE promised)::int AS promised,
+       count(*) FILTER (WHERE hit)::int AS hits,
+       count(*) FILTER (WHERE promised AND NOT hit)::int AS late,
+       {late},
+       count(*) FILTER (WHERE flag)::int AS flagged,
+       {cycle}"""
+
     return f"""
 WITH items AS MATERIALIZED (
-    SELECT {requirement}
-    FROM work_items w
-    WHERE w.tenant_id = {TENANT} AND w.kind = '{REQUIREMENT}' AND {delivered}{customer}
-    UNION ALL
-    SELECT {requirement}
-    FROM work_items w
-    WHERE w.tenant_id = {TENANT} AND w.kind = '{REQUIREMENT}' AND {requested}{customer}
-      AND (w.delivered_at IS NULL OR w.delivered_at < {at.start} OR w.delivered_at >= {at.end})
-    UNION ALL
-    SELECT w.id, NULL::uuid, {COMPLAINED}, NULL, {grid.index("w.requested_at")}, NULL, NULL,
-           NULL, NULL, NULL
-    FROM work_items w
-    WHERE w.tenant_id = {TENANT} AND w.kind = '{COMPLAINT}' AND w.cause = 'rd'
-      AND {requested}{customer}
-    UNION ALL
-    SELECT w.id, NULL::uuid, {DEFECT}, NULL, {grid.index("w.requested_at")}, NULL, NULL, NULL,
-           NULL, w.found_in = 'production'
-    FROM work_items w
-    WHERE w.tenant_id = {TENANT} AND w.kind = ANY({kinds}) AND w.found_in IS NOT NULL
-      AND {requested}{customer}
+    SELECT u.*, {item_masks}
+    FROM (
+        SELECT {requirement}
+        FROM work_items w
+        WHERE w.tenant_id = {TENANT} AND w.kind = '{REQUIREMENT}' AND {delivered}{customer}
+        UNION ALL
+        SELECT {requirement}
+        FROM work_items w
+        WHERE w.tenant_id = {TENANT} AND w.kind = '{REQUIREMENT}' AND {requested}{customer}
+          AND (w.delivered_at IS NULL OR w.delivered_at < {at.start}
+               OR w.delivered_at >= {at.end})
+        UNION ALL
+        SELECT w.id, NULL::uuid, {COMPLAINED}, NULL, {grid.index("w.requested_at")}, NULL,
+               NULL, NULL, NULL, NULL
+        FROM work_items w
+        WHERE w.tenant_id = {TENANT} AND w.kind = '{COMPLAINT}' AND w.cause = 'rd'
+          AND {requested}{customer}
+        UNION ALL
+        SELECT w.id, NULL::uuid, {DEFECT}, NULL, {grid.index("w.requested_at")}, NULL, NULL,
+               NULL, NULL, w.found_in = 'production'
+        FROM work_items w
+        WHERE w.tenant_id = {TENANT} AND w.kind = ANY({kinds}) AND w.found_in IS NOT NULL
+          AND {requested}{customer}
+    ) u
+    ORDER BY u.id
 ),
-assigned AS MATERIALIZED (
-    SELECT i.id, i.answered_by, i.{columns.replace(", ", ", i.")}, i.cause, i.flag, a.employee_id
-    FROM items i JOIN work_item_assignees a ON a.tenant_id = {TENANT} AND a.work_item_id = i.id
-),
-scoped AS MATERIALIZED (
-    SELECT {columns}, cause, flag FROM items WHERE answered_by IS NOT NULL
-    UNION ALL
-    SELECT DISTINCT ON (id) {columns}, cause, flag FROM assigned WHERE answered_by IS NULL
-),
-counts AS (
-    SELECT {DELIVERED} AS role, d AS grp, {figures}
-    FROM scoped WHERE role = {DELIVERED} AND d IS NOT NULL GROUP BY d
-    UNION ALL
-    SELECT {REQUESTED}, r, {figures}
-    FROM scoped WHERE role = {DELIVERED} AND r IS NOT NULL GROUP BY r
-    UNION ALL
-    SELECT role, r, {figures}
-    FROM scoped WHERE role IN ({COMPLAINED}, {DEFECT}) GROUP BY role, r
-),
-masks AS (
+masks AS MATERIALIZED (
     SELECT employee_id,
-           {masks},
-           bool_or(role = {DELIVERED} AND r IS NOT NULL) AS asked
-    FROM (SELECT {columns}, employee_id FROM assigned
+           {person_masks},
+           bool_or(asked) AS asked,
+           array_agg(id) FILTER (WHERE employee_id IS NULL AND answered_by IS NULL) AS orphans
+    FROM (SELECT a.employee_id, i.id, i.answered_by, {item_columns},
+                 i.role = {DELIVERED} AND i.r IS NOT NULL AS asked
+          FROM items i
+          LEFT JOIN work_item_assignees a ON a.tenant_id = {TENANT} AND a.work_item_id = i.id
           UNION ALL
-          SELECT {columns}, answered_by FROM items WHERE answered_by IS NOT NULL) m
+          SELECT i.answered_by, i.id, i.answered_by, {item_columns},
+                 i.role = {DELIVERED} AND i.r IS NOT NULL
+          FROM items i WHERE i.answered_by IS NOT NULL) m
     GROUP BY employee_id
+),
+orphans AS (SELECT unnest(orphans) AS id FROM masks WHERE employee_id IS NULL),
+counts AS (
+    SELECT {DELIVERED} AS role, d AS grp, {figures(True)}
+    FROM items WHERE role = {DELIVERED} AND d IS NOT NULL {in_scope} GROUP BY d
+    UNION ALL
+    SELECT {REQUESTED}, r, {figures(False)}
+    FROM items WHERE role = {DELIVERED} AND r IS NOT NULL {in_scope} GROUP BY r
+    UNION ALL
+    SELECT role, r, {figures(False)}
+    FROM items WHERE role IN ({COMPLAINED}, {DEFECT}) {in_scope} GROUP BY role, r
 ),
 people_counts AS (
     SELECT b AS grp,
        {counts}
     FROM masks CROSS JOIN generate_series(1, cardinality({grid.days})) b
+    WHERE employee_id IS NOT NULL
     GROUP BY b
 )
-SELECT c.role, {grid.day("c.grp")} AS grp, NULL::text AS grp_name, {_listed("c.", FIGURES)},
+SELECT c.role, {grid.day("c.grp")} AS grp, NULL::text AS grp_name,
+       {_listed("c.", FIGURES[:-2])}, c.q[1] AS median, c.q[2] AS p80,
        {_listed("pc.", PEOPLE)},
-       (SELECT count(*) FILTER (WHERE asked) FROM masks)::int AS asked_people
+       (SELECT count(*) FILTER (WHERE asked) FROM masks
+        WHERE employee_id IS NOT NULL)::int AS asked_people
 FROM counts c LEFT JOIN people_counts pc ON pc.grp = c.grp
 """  # noqa: S608
 
@@ -451,31 +491,43 @@ def before_after(
     """Requirements delivered in ``at`` (the two windows), on either side of ``change``: per
     side n, median, P80, the cycle days themselves (for the rank test) and the people."""
     customer = _customer(flt, params)
+    # In id order when everyone is in scope: merged with the assignees' unique index below.
+    order = "\n    ORDER BY w.id" if frame.everyone else ""
     items = f"""items AS MATERIALIZED (
     SELECT w.id, w.answered_by, w.delivered_at >= {change} AS after, {_CYCLE_DAYS} AS days
     FROM work_items w
     WHERE w.tenant_id = {TENANT} AND w.kind = '{REQUIREMENT}' AND w.started_at IS NOT NULL
-      AND w.delivered_at >= {at.start} AND w.delivered_at < {at.end}{customer}
+      AND w.delivered_at >= {at.start} AND w.delivered_at < {at.end}{customer}{order}
 )"""  # noqa: S608
-    sides = """SELECT after, count(*)::int AS n,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY days) AS median,
-           percentile_cont(0.8) WITHIN GROUP (ORDER BY days) AS p80,
+    sides = f"""SELECT after, count(*)::int AS n, {_cycle_quantiles()} AS q,
            array_agg(days) AS days"""
     if frame.everyone:
+        # As in ``period_fast``: one outer join of the items (in id order, merged with the
+        # assignees' unique index) per person; items with nobody behind them are out.
         return f"""
 WITH {items},
-sides AS ({sides} FROM items i {_ASSIGNED} GROUP BY after),
+persons AS MATERIALIZED (
+    SELECT employee_id, bool_and(after) AS after_only, bool_or(after) AS after_any,
+           array_agg(id) FILTER (WHERE employee_id IS NULL AND answered_by IS NULL) AS orphans
+    FROM (SELECT a.employee_id, i.id, i.answered_by, i.after FROM items i
+          LEFT JOIN work_item_assignees a ON a.tenant_id = {TENANT} AND a.work_item_id = i.id
+          UNION ALL
+          SELECT i.answered_by, i.id, i.answered_by, i.after FROM items i
+          WHERE i.answered_by IS NOT NULL) m
+    GROUP BY employee_id
+),
+sides AS (
+    {sides} FROM items
+    WHERE id NOT IN (SELECT unnest(orphans) FROM persons WHERE employee_id IS NULL)
+    GROUP BY after
+),
 people_counts AS (
     SELECT count(*) FILTER (WHERE NOT after_only)::int AS before_people,
            count(*) FILTER (WHERE after_any)::int AS after_people
-    FROM (SELECT bool_and(after) AS after_only, bool_or(after) AS after_any
-          FROM (SELECT i.after, a.employee_id FROM items i
-                JOIN work_item_assignees a ON a.tenant_id = {TENANT} AND a.work_item_id = i.id
-                UNION ALL
-                SELECT i.after, i.answered_by FROM items i WHERE i.answered_by IS NOT NULL) m
-          GROUP BY employee_id) x
+    FROM persons WHERE employee_id IS NOT NULL
 )
-SELECT s.*, CASE WHEN s.after THEN pc.after_people ELSE pc.before_people END AS people
+SELECT s.after, s.n, s.q[1] AS median, s.q[2] AS p80, s.days,
+       CASE WHEN s.after THEN pc.after_people ELSE pc.before_people END AS people
 FROM sides s CROSS JOIN people_counts pc
 """  # noqa: S608
     return f"""
@@ -484,7 +536,7 @@ WITH {frame.with_people()}
 members AS ({_members(frame, "i.id, i.after, i.days")}),
 per_item AS (SELECT id, after, days FROM members GROUP BY id, after, days),
 sides AS ({sides} FROM per_item GROUP BY after)
-SELECT s.*, pp.people
+SELECT s.after, s.n, s.q[1] AS median, s.q[2] AS p80, s.days, pp.people
 FROM sides s
 JOIN (SELECT after, count(*)::int AS people
       FROM (SELECT after, employee_id FROM members GROUP BY after, employee_id) x
