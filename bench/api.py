@@ -60,7 +60,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -604,6 +604,26 @@ def _per_request_ms(cpu_s: float, requests: int) -> float:
     return round(1000 * cpu_s / requests, 3) if requests else math.nan
 
 
+def run_report(
+    run: Coroutine[Any, Any, dict[str, Any]],
+    *,
+    as_json: bool,
+    render: Callable[[dict[str, Any]], str],
+    stopped: Callable[[str], None],
+) -> dict[str, Any] | None:
+    """A bench's run on uvloop, its report printed as one JSON object or as a table; None
+    when it was stopped (Ctrl-C or a signal)."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        try:
+            report = runner.run(run)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            stopped("stopped")
+            return None
+    # default=str: dates and paths in a report read as text.
+    print(json.dumps(json_safe(report), default=str) if as_json else render(report), flush=True)
+    return report
+
+
 def json_safe(value: Any) -> Any:
     """``value`` with NaN (a figure that could not be measured) as null: JSON has no NaN."""
     if isinstance(value, float) and math.isnan(value):
@@ -660,13 +680,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        try:
-            report = runner.run(run(args))
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            _progress("stopped")
-            return 130
-    print(json.dumps(json_safe(report)) if args.json else render_table(report), flush=True)
+    report = run_report(run(args), as_json=args.json, render=render_table, stopped=_progress)
+    if report is None:
+        return 130
     failed = report["errors"]["graphql"] or report["errors"]["plain"]
     if failed:
         _progress("some requests failed: the figures are not comparable")

@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import re
@@ -64,12 +63,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import uvloop
 
 from bench import dashboards_data as data
-from bench.api import DEFAULT_HOME, Fixture, Server, http_request, json_safe, server_env
+from bench.api import DEFAULT_HOME, Fixture, Server, run_report, server_env
 from bench.dashboards_sql import Panels, run_panels
-from bench.records import Response, exchange
+from bench.records import Response, exchange, graphql_request
 from tenants import repository as repo
 from tenants.authorization import Principal, Role
 from tenants.database.migrate import apply_migrations
@@ -213,19 +211,12 @@ def dashboard_request(port: int, token: str) -> bytes:
         "changeOn": data.CHANGE_ON.isoformat(),
         "window": WINDOW_DAYS,
     }
-    body = json.dumps({"query": QUERY, "operationName": "Rd", "variables": variables}).encode()
-    return http_request(
-        "POST", "/graphql", port, body=body, headers=[f"authorization: Bearer {token}"]
-    )
+    return graphql_request(port, token, QUERY, "Rd", variables)
 
 
 def dashboard_of(response: Response) -> dict[str, Any]:
     """The dashboard of a successful answer; raises otherwise."""
-    document = response.document()
-    if response.status != 200 or document.get("errors"):
-        raise RuntimeError(f"rdDashboard: {response.status} {response.body[:1500]!r}")
-    dashboard: dict[str, Any] = document["data"]["rdDashboard"]
-    return dashboard
+    return response.data("rdDashboard")
 
 
 def response_db_ms(response: Response) -> float | None:
@@ -425,13 +416,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        try:
-            report = runner.run(run(args))
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            _progress("stopped")
-            return 130
-    print(json.dumps(json_safe(report)) if args.json else render_table(report), flush=True)
+    report = run_report(run(args), as_json=args.json, render=render_table, stopped=_progress)
+    if report is None:
+        return 130
     return 1 if args.check and not report["meets_goal"] else 0
 
 

@@ -127,7 +127,7 @@ from uuid import UUID
 import asyncpg
 import uvloop
 
-from bench.api import DEFAULT_HOME, PROJECT_ROOT, json_safe, process_cpu_s
+from bench.api import DEFAULT_HOME, PROJECT_ROOT, json_safe, process_cpu_s, run_report
 from bench.records import demo_tenant
 from domain.imports import repository as import_repo
 from domain.imports.models import ImportFormat, ImportMode, ImportStatus, OnError
@@ -1054,14 +1054,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if given[:1] == [CHILD_FLAG]:
         return child_main(given[1:])
     args = parse_args(given)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        try:
-            report = runner.run(run(args))
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            _progress("stopped")
-            return 130
-    print(json.dumps(json_safe(report), default=str) if args.json else render_table(report),
-          flush=True)  # fmt: skip
+    report = run_report(run(args), as_json=args.json, render=render_table, stopped=_progress)
+    if report is None:
+        return 130
     failed = report["status"] != "succeeded" or report["facts_counted"] != report["rows"]
     if failed:
         _progress(f"the import did not write every row: {report['error']}")

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -36,19 +35,17 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import uvloop
 from strawberry import relay
 
 from bench.api import (
     DEFAULT_HOME,
     Server,
     generate_load,
-    http_request,
-    json_safe,
     percentile_ms,
+    run_report,
     server_env,
 )
-from bench.records import Response, demo_tenant, exchange
+from bench.records import Response, demo_tenant, exchange, graphql_request
 from domain.demo.builder import LOADED_TABLES
 from tenants.database.runtime import close_orm, init_orm
 from tenants.scope import TenantID, tenant_transaction
@@ -103,19 +100,12 @@ def match_request(port: int, token: str, skill: UUID) -> bytes:
             "deadline": deadline,
         }
     }
-    body = json.dumps({"query": QUERY, "operationName": "Match", "variables": variables}).encode()
-    return http_request(
-        "POST", "/graphql", port, body=body, headers=[f"authorization: Bearer {token}"]
-    )
+    return graphql_request(port, token, QUERY, "Match", variables)
 
 
 def result_of(response: Response) -> dict[str, Any]:
     """The match result of a successful answer; raises otherwise."""
-    document = response.document()
-    if response.status != 200 or document.get("errors"):
-        raise RuntimeError(f"matchCandidates: {response.status} {response.body[:500]!r}")
-    result: dict[str, Any] = document["data"]["matchCandidates"]
-    return result
+    return response.data("matchCandidates")
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -229,13 +219,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        try:
-            report = runner.run(run(args))
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            _progress("stopped")
-            return 130
-    print(json.dumps(json_safe(report)) if args.json else render_table(report), flush=True)
+    report = run_report(run(args), as_json=args.json, render=render_table, stopped=_progress)
+    if report is None:
+        return 130
     if report["errors"]:
         _progress("some requests failed: the figures are not comparable")
     return 1 if report["errors"] or (args.check and not report["meets_goal"]) else 0

@@ -52,8 +52,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import uvloop
-
 from bench.api import (
     DEFAULT_HOME,
     Fixture,
@@ -61,8 +59,8 @@ from bench.api import (
     _parse_head,
     generate_load,
     http_request,
-    json_safe,
     percentile_ms,
+    run_report,
     server_env,
 )
 from domain.demo.builder import build_demo, demo_logins
@@ -233,6 +231,24 @@ class Response:
             raise RuntimeError(f"not JSON ({self.status}): {self.body[:300]!r}") from exc
         return parsed
 
+    def data(self, field: str) -> dict[str, Any]:
+        """The root ``field`` of a successful GraphQL answer; raises otherwise."""
+        document = self.document()
+        if self.status != 200 or document.get("errors"):
+            raise RuntimeError(f"{field}: {self.status} {self.body[:1500]!r}")
+        found: dict[str, Any] = document["data"][field]
+        return found
+
+
+def graphql_request(
+    port: int, token: str, query: str, operation: str, variables: dict[str, Any]
+) -> bytes:
+    """A POST of one GraphQL operation as ``token``'s bearer."""
+    body = json.dumps({"query": query, "operationName": operation, "variables": variables}).encode()
+    return http_request(
+        "POST", "/graphql", port, body=body, headers=[f"authorization: Bearer {token}"]
+    )
+
 
 async def exchange(port: int, request: bytes) -> Response:
     """One request on a fresh connection, keeping the response head (for Server-Timing)."""
@@ -247,20 +263,12 @@ async def exchange(port: int, request: bytes) -> Response:
 
 
 def page_request(port: int, token: str, query: str, first: int, after: str | None) -> bytes:
-    body = json.dumps(
-        {"query": query, "operationName": "Page", "variables": {"first": first, "after": after}}
-    ).encode()
-    return http_request(
-        "POST", "/graphql", port, body=body, headers=[f"authorization: Bearer {token}"]
-    )
+    return graphql_request(port, token, query, "Page", {"first": first, "after": after})
 
 
 def page_of(response: Response, first: int) -> dict[str, Any]:
     """The connection of a successful page of ``first`` employees; raises otherwise."""
-    document = response.document()
-    if response.status != 200 or document.get("errors"):
-        raise RuntimeError(f"page of {first}: {response.status} {response.body[:500]!r}")
-    connection: dict[str, Any] = document["data"]["employees"]
+    connection = response.data("employees")
     if len(connection["edges"]) != first:
         raise RuntimeError(f"page of {first}: {len(connection['edges'])} employees")
     return connection
@@ -422,13 +430,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        try:
-            report = runner.run(run(args))
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            _progress("stopped")
-            return 130
-    print(json.dumps(json_safe(report)) if args.json else render_table(report), flush=True)
+    report = run_report(run(args), as_json=args.json, render=render_table, stopped=_progress)
+    if report is None:
+        return 130
     if report["errors"]:
         _progress("some requests failed: the figures are not comparable")
     return 1 if report["errors"] or (args.check and not report["meets_goal"]) else 0

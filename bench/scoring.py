@@ -65,7 +65,7 @@ from uuid import UUID
 
 import uvloop
 
-from bench.api import DEFAULT_HOME, json_safe
+from bench.api import DEFAULT_HOME, run_report
 from domain.demo.builder import build_demo
 from domain.demo.facts import quarters_between
 from domain.indicators import repository as indicators_repo
@@ -438,13 +438,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if given[:1] == [CHILD_FLAG]:
         return child_main(given[1:])
     args = parse_args(given)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        try:
-            report = runner.run(run(args))
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            _progress("stopped")
-            return 130
-    print(json.dumps(json_safe(report)) if args.json else render_table(report), flush=True)
+    report = run_report(run(args), as_json=args.json, render=render_table, stopped=_progress)
+    if report is None:
+        return 130
     return 1 if args.check and not report["meets_goal"] else 0
 
 
