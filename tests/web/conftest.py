@@ -25,6 +25,7 @@ from playwright.async_api import (
     ConsoleMessage,
     Page,
     Playwright,
+    Request,
     ViewportSize,
     async_playwright,
     expect,
@@ -149,12 +150,23 @@ async def browser(chromium: str) -> AsyncIterator[Browser]:
 
 @dataclass
 class WebPage:
-    """A page of the app in a fresh browser context, with what the console reported."""
+    """A page of the app in a fresh browser context, with what the console reported and the
+    GraphQL operations it sent (the JSON bodies of its POSTs to /graphql, in order)."""
 
     page: Page
     base_url: str
     name: str
     errors: list[str] = field(default_factory=list)
+    operations: list[dict[str, Any]] = field(default_factory=list)
+
+    def queries(self, root_field: str) -> list[str]:
+        """The documents sent so far that select ``root_field`` (e.g. ``rdDashboard``)."""
+        pattern = re.compile(rf"\b{re.escape(root_field)}\s*\(")
+        return [
+            str(operation["query"])
+            for operation in self.operations
+            if pattern.search(str(operation.get("query", "")))
+        ]
 
     async def shot(self, step: str) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -199,8 +211,17 @@ async def open_page(
             if message.type == "error":
                 web.errors.append(message.text)
 
+        def on_request(request: Request) -> None:
+            # Plain JSON operations only: uploads are multipart and the subscription a socket.
+            json_post = request.headers.get("content-type", "").startswith("application/json")
+            if request.method == "POST" and request.url.endswith("/graphql") and json_post:
+                body = request.post_data_json
+                if isinstance(body, dict):
+                    web.operations.append(body)
+
         page.on("console", on_console)
         page.on("pageerror", lambda error: web.errors.append(str(error)))
+        page.on("request", on_request)
         return web
 
     yield open_

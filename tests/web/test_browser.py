@@ -6,9 +6,10 @@ script or style would)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from playwright.async_api import Download, FilePayload, WebSocket, expect
+from playwright.async_api import Download, FilePayload, Route, WebSocket, expect
 
 from tenants.crypto.imports import encrypt_bytes, load_bundle
 from tests.web.conftest import TABLET, DemoTenant, OpenPage
@@ -24,6 +25,23 @@ RD_CHARTS = (
     "#panel-before-after .chart",
 )
 SCHOOL_CHARTS = ("#panel-gain .chart", "#panel-sla .chart")
+# The cards drawn from the one request for the filter's panels (before/after has its own).
+RD_PANEL_FIELDS = {
+    "#panel-funnel": "funnel",
+    "#panel-on-time": "onTime",
+    "#panel-late-by-cause": "lateByCause",
+    "#panel-complaints": "complaints",
+    "#panel-cycle-time": "cycleTime",
+    "#panel-escaped-defects": "escapedDefects",
+    "#panel-scorecards": "scorecardDistribution",
+    "#panel-capabilities": "capabilityHeatmap",
+}
+# True once the chart in `selector` draws its first series as bars (grouped by unit or level).
+CHART_IS_BARS = """(selector) => {
+  const el = document.querySelector(selector);
+  const chart = el && window.echarts && window.echarts.getInstanceByDom(el);
+  return Boolean(chart) && (chart.getOption().series || [])[0]?.type === 'bar';
+}"""
 # An employees file with one good row and two bad ones: a missing name; an e-mail and a
 # hire date that are not one.
 EMPLOYEES_CSV = (
@@ -63,6 +81,12 @@ async def test_the_rd_dashboard_draws_every_panel_from_the_demo_data(
         await web.wait_for_chart(selector)
     await expect(web.page.locator("#funnel .kpi")).to_have_count(4)
     await web.shot("1-dashboard")
+    # One request reads every panel of the filter (the server shares one SQL statement
+    # between them), one more the before/after panel.
+    panels, before_after = split_before_after(web.queries("rdDashboard"))
+    assert len(panels) == 1, panels
+    assert len(before_after) == 1, before_after
+    assert all(selects(panels[0], field) for field in RD_PANEL_FIELDS.values()), panels[0]
 
     on_time = await web.chart_series("#panel-on-time .chart")
     rates = [value for value in on_time[0]["data"] if value is not None]
@@ -75,11 +99,76 @@ async def test_the_rd_dashboard_draws_every_panel_from_the_demo_data(
 
     # Grouping by level redraws the panels with one group per level.
     await web.page.select_option("#filter-group-by", "LEVEL")
-    await web.wait_for_chart("#panel-cycle-time .chart")
+    await web.page.wait_for_function(CHART_IS_BARS, arg="#panel-cycle-time .chart")
+    for selector in RD_CHARTS:
+        await web.wait_for_chart(selector)
     await expect(web.page.locator("#filter-group-by")).to_have_value("LEVEL")
     by_level = await web.chart_series("#panel-cycle-time .chart")
     assert by_level[0]["type"] == "bar"
     await web.shot("2-by-level")
+    panels, before_after = split_before_after(web.queries("rdDashboard"))
+    assert (len(panels), len(before_after)) == (2, 2)
+    assert web.errors == []
+
+
+async def test_a_failed_panel_shows_its_error_in_its_card_only(
+    open_page: OpenPage, rd: DemoTenant
+) -> None:
+    web = await open_page()
+    page = web.page
+    failures = {"cycleTime": 1}
+
+    async def fail_cycle_time_once(route: Route) -> None:
+        # What the server answers when one panel's resolver fails: the error with the
+        # field's path, and (its fields being non-null) no data left for the dashboard.
+        body = route.request.post_data_json if route.request.method == "POST" else None
+        query = str(body.get("query", "")) if isinstance(body, dict) else ""
+        if failures["cycleTime"] and selects(query, "cycleTime") and "beforeAfter" not in query:
+            failures["cycleTime"] -= 1
+            error = {
+                "message": "Cycle time could not be read",
+                "path": ["rdDashboard", "cycleTime"],
+            }
+            await route.fulfill(json={"data": None, "errors": [error]})
+        else:
+            await route.fallback()
+
+    await page.route("**/graphql", fail_cycle_time_once)
+    await web.login(rd.slug, rd.email("admin"))
+
+    # The failed panel says why; every other panel is drawn.
+    failed = page.locator("#panel-cycle-time .notice.error")
+    await expect(failed).to_contain_text("Cycle time could not be read")
+    for selector in RD_CHARTS:
+        if not selector.startswith("#panel-cycle-time"):
+            await web.wait_for_chart(selector)
+    await expect(page.locator("#funnel .kpi")).to_have_count(4)
+    await expect(page.locator("#dashboard-panels .notice.error")).to_have_count(1)
+    # The others were asked again without the failed field: its null had emptied the answer.
+    panels, _ = split_before_after(web.queries("rdDashboard"))
+    assert len(panels) == 2, panels
+    assert not selects(panels[1], "cycleTime")
+    assert all(selects(panels[1], f) for f in RD_PANEL_FIELDS.values() if f != "cycleTime")
+    await web.shot("1-one-panel-failed")
+
+    # Its retry reads the panels again, and this time the panel draws.
+    await failed.get_by_role("button").click()
+    await web.wait_for_chart("#panel-cycle-time .chart")
+    await expect(page.locator("#dashboard-panels .notice.error")).to_have_count(0)
+
+    # An error of the whole request (here a period ending before it starts, refused by the
+    # server) shows in every card.
+    await page.fill("#filter-to", "2020-01-01")
+    cards = page.locator("#dashboard-panels > .card")
+    await expect(cards).to_have_count(len(RD_PANEL_FIELDS) + 1)
+    await expect(page.locator("#dashboard-panels .notice.error")).to_have_count(
+        len(RD_PANEL_FIELDS) + 1
+    )
+    for selector in [*RD_PANEL_FIELDS, "#panel-before-after"]:
+        await expect(page.locator(f"{selector} .notice.error")).to_contain_text(
+            "The period ends before it starts"
+        )
+    await web.shot("2-request-failed")
     assert web.errors == []
 
 
@@ -97,6 +186,8 @@ async def test_the_school_dashboard_draws_its_panels(
     assert set(sla) == {"24 小时内批改作业", "1 小时内答复问题"}
     await expect(web.page.locator("#panel-gain")).to_contain_text("相关不等于因果")
     await web.shot("1-dashboard")
+    # Its panels come in one request.
+    assert len(web.queries("schoolDashboard")) == 1
     assert web.errors == []
 
 
@@ -260,3 +351,14 @@ async def test_the_dashboard_works_on_a_tablet(open_page: OpenPage, rd: DemoTena
     await web.wait_for_chart("#panel-on-time .chart")
     await web.shot("2-two-years")
     assert web.errors == []
+
+
+def selects(query: str, field: str) -> bool:
+    """Whether the GraphQL document selects ``field`` (a whole word of it)."""
+    return re.search(rf"\b{re.escape(field)}\b", query) is not None
+
+
+def split_before_after(queries: list[str]) -> tuple[list[str], list[str]]:
+    """Dashboard documents: those of the panels, and those of the before/after panel."""
+    before_after = [query for query in queries if selects(query, "beforeAfter")]
+    return [query for query in queries if query not in before_after], before_after

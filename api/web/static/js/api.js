@@ -1,19 +1,20 @@
 // The GraphQL client: one POST to /graphql per operation with the session's bearer token,
-// errors turned into ApiError with the API's own words (en and, when given, zh), one retry
-// after refreshing an expired token; file uploads as GraphQL multipart requests or as a
-// streaming PUT to an import's uploadPath.
+// errors turned into ApiError with the API's own words (en and, when given, zh) and the path
+// of the field that failed, one retry after refreshing an expired token; file uploads as
+// GraphQL multipart requests or as a streaming PUT to an import's uploadPath.
 
 import { lang, t } from "./i18n.js";
 import { accessToken, endSession, refreshSession } from "./session.js";
 
 export class ApiError extends Error {
-  constructor(message, { messageZh = null, code = null, field = null, status = null } = {}) {
+  constructor(message, { messageZh = null, code = null, field = null, status = null, path = null } = {}) {
     super(message);
     this.name = "ApiError";
     this.messageZh = messageZh;
     this.code = code;
     this.field = field;
     this.status = status;
+    this.path = path; // the response path of the GraphQL field that failed, e.g. ["rdDashboard", "onTime"]
   }
 
   /** The message in the current language, when the API gave it in both. */
@@ -38,6 +39,7 @@ function fromGraphQLError(error, status) {
     code: extensions.code || null,
     field: extensions.field || null,
     status,
+    path: Array.isArray(error.path) ? error.path : null,
   });
 }
 
@@ -52,8 +54,11 @@ async function errorFromResponse(response) {
   return new ApiError(text.trim() || `HTTP ${response.status}`, { status: response.status });
 }
 
-/** One GraphQL request with an explicit token (or none): the data, or an ApiError. */
-export async function rawGraphQL(query, variables, token, { signal } = {}) {
+/**
+ * One GraphQL request with an explicit token (or none): the data, or an ApiError. With
+ * `partial`, field errors come back beside the data instead: {data, errors}.
+ */
+export async function rawGraphQL(query, variables, token, { signal, partial = false } = {}) {
   const headers = { "content-type": "application/json", accept: "application/json" };
   if (token) headers.authorization = `Bearer ${token}`;
   const response = await fetch("/graphql", {
@@ -62,13 +67,15 @@ export async function rawGraphQL(query, variables, token, { signal } = {}) {
     body: JSON.stringify({ query, variables: variables || {} }),
     signal,
   });
-  return readResult(response);
+  return readResult(response, partial);
 }
 
-async function readResult(response) {
+async function readResult(response, partial = false) {
   if (!response.ok) throw await errorFromResponse(response);
   const body = await response.json();
-  if (body.errors && body.errors.length) throw fromGraphQLError(body.errors[0], response.status);
+  const errors = (body.errors || []).map((error) => fromGraphQLError(error, response.status));
+  if (partial) return { data: body.data ?? null, errors };
+  if (errors.length) throw errors[0];
   return body.data;
 }
 
@@ -91,6 +98,15 @@ async function withSession(send) {
 /** A GraphQL operation as the logged-in user. */
 export function gql(query, variables, options) {
   return withSession((token) => rawGraphQL(query, variables, token, options));
+}
+
+/**
+ * A GraphQL operation as the logged-in user, its field errors kept beside the data (what
+ * GraphQL returns when some fields fail): {data, errors}, each error with its `path`. What
+ * fails the whole request (HTTP status, network, an ended session) is thrown as by gql.
+ */
+export function gqlPartial(query, variables, options) {
+  return withSession((token) => rawGraphQL(query, variables, token, { ...options, partial: true }));
 }
 
 /**

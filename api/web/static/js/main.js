@@ -3,12 +3,12 @@
 //
 // A page module exports {render(ctx) -> Promise<Node>}. Its context lives as long as the
 // user stays on that URL: `state` keeps what the page holds (form values, a running
-// import), `query` answers the same operation from memory, so that switching the language
-// redraws the page without asking the server again.
+// import), `query` and `queryPartial` answer the same operation from memory, so that
+// switching the language redraws the page without asking the server again.
 
 import { app, forgetMe, loadMe } from "./app.js";
 import { disposeCharts, startCharts } from "./charts.js";
-import { gql } from "./api.js";
+import { gql, gqlPartial } from "./api.js";
 import { h, replace } from "./dom.js";
 import { loadDictionaries, onLangChange, t } from "./i18n.js";
 import dashboardPage from "./pages/dashboard.js";
@@ -39,18 +39,31 @@ let wanted = null; // where to go after logging in
 function newContext(resolved) {
   const cache = new Map();
   const leaving = [];
+  // A failure, or an answer `keep` refuses, is asked again next time.
+  const remember = (key, ask, keep) => {
+    if (!cache.has(key)) {
+      const answer = ask();
+      const forget = () => {
+        if (cache.get(key) === answer) cache.delete(key);
+      };
+      answer.then((value) => keep(value) || forget(), forget);
+      cache.set(key, answer);
+    }
+    return cache.get(key);
+  };
   const ctx = {
     params: resolved.params,
     path: resolved.path,
     state: {},
+    /** The operation's data; any error is thrown. */
     query(document, variables) {
       const key = document + JSON.stringify(variables || {});
-      if (!cache.has(key)) {
-        const answer = gql(document, variables);
-        answer.catch(() => cache.delete(key)); // a failure is asked again next time
-        cache.set(key, answer);
-      }
-      return cache.get(key);
+      return remember(key, () => gql(document, variables), () => true);
+    },
+    /** {data, errors}: field errors beside the data (see gqlPartial); kept only without errors. */
+    queryPartial(document, variables) {
+      const key = `partial:${document}${JSON.stringify(variables || {})}`;
+      return remember(key, () => gqlPartial(document, variables), (result) => result.errors.length === 0);
     },
     forget() {
       cache.clear();

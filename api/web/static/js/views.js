@@ -1,5 +1,6 @@
-// Building blocks every page uses: headers, cards, key figures, n badges, loading and
-// error states, the suppressed-group label, a side drawer.
+// Building blocks every page uses: headers, cards (drawn at once or loading on their own),
+// tables, key figures, n badges, loading and error states, the suppressed-group label, a
+// side drawer.
 
 import { errorText } from "./api.js";
 import { startCharts } from "./charts.js";
@@ -14,7 +15,13 @@ export function pageHeader(title, subtitle, ...actions) {
   );
 }
 
-export function card({ title, hint, actions, body, foot, cls = "", id } = {}) {
+/**
+ * A card: a head (title, hint, actions), a body and an optional foot. With `load` instead of
+ * `body`/`foot`, the card is drawn at once and its content loads on its own (see `lazy`):
+ * `load()` resolves to {body, foot}.
+ */
+export function card({ title, hint, actions, body, foot, load, cls = "", id } = {}) {
+  const content = (drawn) => [h("div.card-body", drawn.body), drawn.foot ? h("div.card-foot", drawn.foot) : null];
   return h(
     "section.card",
     { class: cls, id, "aria-label": typeof title === "string" ? title : undefined },
@@ -25,9 +32,30 @@ export function card({ title, hint, actions, body, foot, cls = "", id } = {}) {
           actions || null,
         )
       : null,
-    h("div.card-body", body),
-    foot ? h("div.card-foot", foot) : null,
+    load ? lazy(async () => content(await load()), { class: "card-lazy" }) : content({ body, foot }),
   );
+}
+
+/**
+ * A table in its scrolling frame. `columns` are header labels, `numeric(label)` for a
+ * right-aligned number. `rows` are the body's <tr> elements.
+ */
+export function table(id, columns, rows, { cls = "" } = {}) {
+  const header = columns.map((column) =>
+    column instanceof NumericColumn ? h("th.num", column.label) : h("th", column),
+  );
+  return h("div.table-wrap", { class: cls }, h("table.table", { id }, h("thead", h("tr", header)), h("tbody", rows)));
+}
+
+class NumericColumn {
+  constructor(label) {
+    this.label = label;
+  }
+}
+
+/** A right-aligned numeric column of `table`. */
+export function numeric(label) {
+  return new NumericColumn(label);
 }
 
 export function kpi(label, value, sub) {

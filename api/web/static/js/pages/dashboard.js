@@ -3,8 +3,16 @@
 // funnel, before/after a change) or school (gain by teaching style, rating vs parents,
 // homework and question SLAs). Every figure shows its n; groups resting on too few people
 // are shown as suppressed ("fewer than N people"), never as zero.
+//
+// A dashboard is a table of panels (RD_PANELS, SCHOOL_PANELS): each names the field it
+// draws, its selection, title, hint and how it is drawn. All the panels of the current
+// filter come in ONE request (the server reads the R&D panels over the period's work items
+// from one SQL statement per request), shared by the cards through one promise; each card
+// still shows its own loading state and, when GraphQL reports its field failed, its own
+// error. The before/after panel has its own request: its date picker changes on its own.
 
 import { isSchool, levels, minGroupSize } from "../app.js";
+import { ApiError } from "../api.js";
 import { categoryAxis, chart, COLORS, esc, valueAxis } from "../charts.js";
 import { h } from "../dom.js";
 import { date, int, num, pair, pct, pick, t } from "../i18n.js";
@@ -12,31 +20,6 @@ import { allSkills, allUnits, unitOptions } from "../lookups.js";
 import { card, empty, field, kpi, lazy, nBadge, notice, pageHeader, select, suppressedLabel } from "../views.js";
 
 const GROUP = "group { key labelEn labelZh startsOn }";
-// One request per panel: each card loads, and fails, on its own.
-const RD_FIELDS = {
-  funnel: "funnel { requested answeredWithin24h promised deliveredOnTime people suppressed }",
-  onTime: `onTime { ${GROUP} hits n rate people suppressed }`,
-  lateByCause: `lateByCause { ${GROUP} late causes { cause labelEn labelZh count } people suppressed }`,
-  complaints: `complaints { center points { ${GROUP} complaints delivered rate lower upper signals people suppressed } }`,
-  cycleTime: `cycleTime { ${GROUP} n median p80 people suppressed }`,
-  escapedDefects: `escapedDefects { ${GROUP} hits n rate people suppressed }`,
-  scorecardDistribution: `scorecardDistribution { ${GROUP} n min q1 median q3 max mean people suppressed }`,
-  capabilityHeatmap:
-    "capabilityHeatmap { skillId skillNameEn skillNameZh level { key labelEn labelZh } headCount meanLevel suppressed }",
-};
-const SCHOOL_FIELDS = {
-  gainByStyle:
-    "note { zh en } gainByStyle { style labelEn labelZh classes teachers meanGain gainN excellentRate excellentN suppressed }",
-  ratingVsParents: `ratingVsParents {
-    rho pValue n hiddenTeachers minResponses suppressed note { zh en }
-    points { employeeId name rating parentSatisfaction responses }
-  }`,
-  slaTrend: `slaTrend { ${GROUP} homeworkRate homeworkN questionRate questionN people suppressed }`,
-};
-const rdQuery = (name) =>
-  `query RdPanel($filter: DashboardFilterInput!) { rdDashboard(filter: $filter) { ${RD_FIELDS[name]} } }`;
-const schoolQuery = (name) =>
-  `query SchoolPanel($filter: DashboardFilterInput!) { schoolDashboard(filter: $filter) { ${SCHOOL_FIELDS[name]} } }`;
 const BEFORE_AFTER = `query BeforeAfter($filter: DashboardFilterInput!, $changeOn: Date!, $windowDays: Int!) {
   rdDashboard(filter: $filter) {
     beforeAfter(changeOn: $changeOn, windowDays: $windowDays) {
@@ -89,12 +72,13 @@ function middle(startsOn, endsOn) {
 // --- shared pieces -----------------------------------------------------------------------------
 
 const label = (group) => pair(group.labelEn, group.labelZh);
+const groupLabel = (g) => label(g.group || g);
 
 /** Axis labels with n underneath: "2026-03\nn = 41", or the suppressed note. */
 function axisWithN(groups, nOf) {
   const minPeople = minGroupSize();
   return categoryAxis(
-    groups.map((g) => label(g.group || g)),
+    groups.map(groupLabel),
     {
       axisLabel: {
         // Every unit or level is named; months and quarters skip labels when crowded.
@@ -122,7 +106,7 @@ function suppressedNote(groups) {
     "span",
     t("suppressed.groups", { count: hidden.length, n: minGroupSize() }),
     " ",
-    hidden.length <= 6 ? `(${hidden.map((g) => label(g.group || g)).join(", ")})` : "",
+    hidden.length <= 6 ? `(${hidden.map(groupLabel).join(", ")})` : "",
   );
 }
 
@@ -135,72 +119,87 @@ function tooltipLines(title, rows) {
   return [`<strong>${esc(title)}</strong>`, ...rows.map(([name, value]) => `${esc(name)}: <strong>${esc(value)}</strong>`)].join("<br>");
 }
 
-function suppressedTooltip(group) {
-  return `<strong>${esc(label(group.group || group))}</strong><br>${esc(t("suppressed.fewer", { n: minGroupSize() }))}`;
+function suppressedTooltip(title) {
+  return `<strong>${esc(title)}</strong><br>${esc(t("suppressed.fewer", { n: minGroupSize() }))}`;
 }
 
-function panelTitle(panels, code, fallbackKey) {
-  const panel = panels.find((candidate) => candidate.code === code);
-  return panel ? pick(panel.name) : t(fallbackKey);
+/** The tooltip of one group: `rowsOf(group)` as "name: value" lines, or that it is suppressed. */
+function groupTooltip(groups, rowsOf, trigger = "axis") {
+  return {
+    trigger,
+    formatter: (items) => {
+      const g = groups[(Array.isArray(items) ? items[0] : items).dataIndex];
+      return g.suppressed ? suppressedTooltip(groupLabel(g)) : tooltipLines(groupLabel(g), rowsOf(g));
+    },
+  };
 }
+
+/** One figure per group: a line over months and quarters, bars over units and levels. */
+function groupSeries(groups, grouping, { name, value, color, dashed = false, ...extra }) {
+  return {
+    name,
+    type: TIME_GROUPINGS.has(grouping) ? "line" : "bar",
+    data: groups.map((g) => (g.suppressed ? null : value(g))),
+    symbolSize: 7,
+    barMaxWidth: 28,
+    lineStyle: { width: 3, type: dashed ? "dashed" : "solid", color },
+    itemStyle: { color },
+    ...extra,
+  };
+}
+
+const days = (value) => (value === null ? null : Math.round(value * 10) / 10);
 
 function emptyOr(groups, build) {
   return groups.length ? build() : empty(t("dashboard.noData"));
 }
 
-// --- R&D panels --------------------------------------------------------------------------------
+/** A panel of groups: its chart (or "no data") over a foot with the total n and the suppressed groups. */
+function drawGroups(groups, view) {
+  return { body: emptyOr(groups, () => view.chart(groups, view)), foot: footOf(groups, view.n, view.foot) };
+}
 
-function rateChart(groups, grouping, { name, color, title, fullScale = true }) {
-  const time = TIME_GROUPINGS.has(grouping);
+// --- charts ------------------------------------------------------------------------------------
+
+function rateChart(groups, { grouping, title, n }, { color, fullScale = true }) {
   return chart(
     {
       legend: { show: false },
-      xAxis: axisWithN(groups, (g) => g.n),
+      xAxis: axisWithN(groups, n),
       yAxis: valueAxis({ min: 0, max: fullScale ? 1 : undefined, axisLabel: { formatter: (v) => pct(v, 0) } }),
-      tooltip: {
-        trigger: "axis",
-        formatter: (items) => {
-          const g = groups[items[0].dataIndex];
-          if (g.suppressed) return suppressedTooltip(g);
-          return tooltipLines(label(g.group), [
-            [name, pct(g.rate)],
-            [t("dashboard.hitsOfN"), `${int(g.hits)} / ${int(g.n)}`],
-            [t("dashboard.people"), int(g.people)],
-          ]);
-        },
-      },
+      tooltip: groupTooltip(groups, (g) => [
+        [title, pct(g.rate)],
+        [t("dashboard.hitsOfN"), `${int(g.hits)} / ${int(g.n)}`],
+        [t("dashboard.people"), int(g.people)],
+      ]),
       series: [
-        {
-          name,
-          type: time ? "line" : "bar",
-          data: groups.map((g) => (g.suppressed ? null : g.rate)),
-          connectNulls: false,
-          smooth: false,
-          symbolSize: 7,
+        groupSeries(groups, grouping, {
+          name: title,
+          value: (g) => g.rate,
+          color,
           barMaxWidth: 36,
-          itemStyle: { color },
-          lineStyle: { width: 3 },
-          areaStyle: time ? { opacity: 0.08 } : undefined,
+          areaStyle: TIME_GROUPINGS.has(grouping) ? { opacity: 0.08 } : undefined,
           label: { show: groups.length <= 14, position: "top", formatter: ({ value }) => pct(value, 0), color: "#4a5568" },
-        },
+        }),
       ],
     },
     { label: title },
   );
 }
 
-function lateByCauseChart(groups, title) {
+const CAUSE_COLORS = { rd: COLORS.red, sales_overpromise: COLORS.amber, customer_change: COLORS.teal, external: "#7c5cc4" };
+
+function lateByCauseChart(groups, { title, n }) {
   const causes = new Map();
   for (const g of groups) {
     for (const cause of g.causes || []) causes.set(cause.cause, cause);
   }
-  const causeColors = { rd: COLORS.red, sales_overpromise: COLORS.amber, customer_change: COLORS.teal, external: "#7c5cc4" };
   const series = [...causes.values()].map((cause) => ({
-    name: pair(cause.labelEn, cause.labelZh),
+    name: label(cause),
     type: "bar",
     stack: "late",
     barMaxWidth: 36,
-    itemStyle: causeColors[cause.cause] ? { color: causeColors[cause.cause] } : undefined,
+    itemStyle: CAUSE_COLORS[cause.cause] ? { color: CAUSE_COLORS[cause.cause] } : undefined,
     emphasis: { focus: "series" },
     data: groups.map((g) => {
       if (g.suppressed) return null;
@@ -212,21 +211,13 @@ function lateByCauseChart(groups, title) {
     {
       legend: { top: 0, type: "scroll" },
       grid: { top: 44 },
-      xAxis: axisWithN(groups, (g) => g.late),
+      xAxis: axisWithN(groups, n),
       yAxis: valueAxis({ minInterval: 1 }),
-      tooltip: {
-        trigger: "axis",
-        formatter: (items) => {
-          const g = groups[items[0].dataIndex];
-          if (g.suppressed) return suppressedTooltip(g);
-          const rows = (g.causes || []).map((c) => [
-            pair(c.labelEn, c.labelZh),
-            `${int(c.count)} (${pct(g.late ? c.count / g.late : null, 0)})`,
-          ]);
-          rows.push([t("dashboard.lateItems"), int(g.late)], [t("dashboard.people"), int(g.people)]);
-          return tooltipLines(label(g.group), rows);
-        },
-      },
+      tooltip: groupTooltip(groups, (g) => [
+        ...(g.causes || []).map((c) => [label(c), `${int(c.count)} (${pct(g.late ? c.count / g.late : null, 0)})`]),
+        [t("dashboard.lateItems"), int(g.late)],
+        [t("dashboard.people"), int(g.people)],
+      ]),
       series,
     },
     { label: title },
@@ -238,34 +229,42 @@ function signalText(signal) {
   return `${t(`signal.${rule}`)} (${t(`signal.${side}`)})`;
 }
 
-function pChart(complaints, title) {
+function signalsNote(points) {
+  const signals = points.filter((p) => p.signals.length && !p.suppressed);
+  if (!signals.length) return t("dashboard.noSignals");
+  return t("dashboard.signals", {
+    list: signals.map((p) => `${label(p.group)}: ${p.signals.map(signalText).join(", ")}`).join("; "),
+  });
+}
+
+function pChart(complaints, { title, n }) {
   const points = complaints.points;
-  const rate = points.map((p) => (p.suppressed ? null : p.rate));
+  const limit = (name, key) => ({
+    name,
+    type: "line",
+    step: "middle",
+    symbol: "none",
+    data: points.map((p) => (p.suppressed ? null : p[key])),
+    lineStyle: { type: "dashed", color: COLORS.red, width: 1.5 },
+    itemStyle: { color: COLORS.red },
+  });
   return chart(
     {
       legend: { top: 0 },
-      xAxis: axisWithN(points, (p) => p.delivered),
+      xAxis: axisWithN(points, n),
       yAxis: valueAxis({ min: 0, axisLabel: { formatter: (v) => pct(v, 0) } }),
-      tooltip: {
-        trigger: "axis",
-        formatter: (items) => {
-          const p = points[items[0].dataIndex];
-          if (p.suppressed) return suppressedTooltip(p);
-          const rows = [
-            [t("dashboard.complaintRate"), pct(p.rate)],
-            [t("dashboard.complaintsOfDelivered"), `${int(p.complaints)} / ${int(p.delivered)}`],
-            [t("dashboard.limits"), `${pct(p.lower)} – ${pct(p.upper)}`],
-            [t("dashboard.people"), int(p.people)],
-          ];
-          for (const signal of p.signals) rows.push([t("dashboard.signal"), signalText(signal)]);
-          return tooltipLines(label(p.group), rows);
-        },
-      },
+      tooltip: groupTooltip(points, (p) => [
+        [t("dashboard.complaintRate"), pct(p.rate)],
+        [t("dashboard.complaintsOfDelivered"), `${int(p.complaints)} / ${int(p.delivered)}`],
+        [t("dashboard.limits"), `${pct(p.lower)} – ${pct(p.upper)}`],
+        [t("dashboard.people"), int(p.people)],
+        ...p.signals.map((signal) => [t("dashboard.signal"), signalText(signal)]),
+      ]),
       series: [
         {
           name: t("dashboard.complaintRate"),
           type: "line",
-          data: rate,
+          data: points.map((p) => (p.suppressed ? null : p.rate)),
           symbolSize: 7,
           lineStyle: { width: 3, color: COLORS.brand },
           itemStyle: { color: COLORS.brand },
@@ -280,24 +279,8 @@ function pChart(complaints, title) {
                   data: [{ yAxis: complaints.center }],
                 },
         },
-        {
-          name: t("dashboard.upper"),
-          type: "line",
-          step: "middle",
-          symbol: "none",
-          data: points.map((p) => (p.suppressed ? null : p.upper)),
-          lineStyle: { type: "dashed", color: COLORS.red, width: 1.5 },
-          itemStyle: { color: COLORS.red },
-        },
-        {
-          name: t("dashboard.lower"),
-          type: "line",
-          step: "middle",
-          symbol: "none",
-          data: points.map((p) => (p.suppressed ? null : p.lower)),
-          lineStyle: { type: "dashed", color: COLORS.red, width: 1.5 },
-          itemStyle: { color: COLORS.red },
-        },
+        limit(t("dashboard.upper"), "upper"),
+        limit(t("dashboard.lower"), "lower"),
         {
           name: t("dashboard.signal"),
           type: "scatter",
@@ -312,63 +295,46 @@ function pChart(complaints, title) {
   );
 }
 
-function cycleChart(groups, grouping, title) {
-  const time = TIME_GROUPINGS.has(grouping);
-  const series = (name, key, color, dashed) => ({
-    name,
-    type: time ? "line" : "bar",
-    data: groups.map((g) => (g.suppressed || g[key] === null ? null : Math.round(g[key] * 10) / 10)),
-    symbolSize: 7,
-    barMaxWidth: 28,
-    lineStyle: { width: 3, type: dashed ? "dashed" : "solid", color },
-    itemStyle: { color },
-  });
+function cycleChart(groups, { grouping, title, n }) {
   return chart(
     {
       legend: { top: 0 },
-      xAxis: axisWithN(groups, (g) => g.n),
+      xAxis: axisWithN(groups, n),
       yAxis: valueAxis({ name: t("dashboard.days"), min: 0 }),
-      tooltip: {
-        trigger: "axis",
-        formatter: (items) => {
-          const g = groups[items[0].dataIndex];
-          if (g.suppressed) return suppressedTooltip(g);
-          return tooltipLines(label(g.group), [
-            [t("dashboard.median"), `${num(g.median)} ${t("dashboard.daysShort")}`],
-            ["P80", `${num(g.p80)} ${t("dashboard.daysShort")}`],
-            [t("dashboard.deliveredItems"), int(g.n)],
-            [t("dashboard.people"), int(g.people)],
-          ]);
-        },
-      },
-      series: [series(t("dashboard.median"), "median", COLORS.brand, false), series("P80", "p80", COLORS.teal, true)],
+      tooltip: groupTooltip(groups, (g) => [
+        [t("dashboard.median"), `${num(g.median)} ${t("dashboard.daysShort")}`],
+        ["P80", `${num(g.p80)} ${t("dashboard.daysShort")}`],
+        [t("dashboard.deliveredItems"), int(g.n)],
+        [t("dashboard.people"), int(g.people)],
+      ]),
+      series: [
+        groupSeries(groups, grouping, { name: t("dashboard.median"), value: (g) => days(g.median), color: COLORS.brand }),
+        groupSeries(groups, grouping, { name: "P80", value: (g) => days(g.p80), color: COLORS.teal, dashed: true }),
+      ],
     },
     { label: title },
   );
 }
 
-function distributionChart(groups, title) {
+function distributionChart(groups, { title, n }) {
   return chart(
     {
       legend: { show: false },
-      xAxis: axisWithN(groups, (g) => g.n),
+      xAxis: axisWithN(groups, n),
       yAxis: valueAxis({ name: t("profile.points"), min: 0, max: 120 }),
-      tooltip: {
-        trigger: "item",
-        formatter: (item) => {
-          const g = groups[item.dataIndex];
-          if (g.suppressed) return suppressedTooltip(g);
-          return tooltipLines(label(g.group), [
-            [t("dashboard.max"), num(g.max)],
-            ["Q3", num(g.q3)],
-            [t("dashboard.median"), num(g.median)],
-            ["Q1", num(g.q1)],
-            [t("dashboard.min"), num(g.min)],
-            [t("dashboard.mean"), num(g.mean)],
-            [t("dashboard.scorecards"), int(g.n)],
-          ]);
-        },
-      },
+      tooltip: groupTooltip(
+        groups,
+        (g) => [
+          [t("dashboard.max"), num(g.max)],
+          ["Q3", num(g.q3)],
+          [t("dashboard.median"), num(g.median)],
+          ["Q1", num(g.q1)],
+          [t("dashboard.min"), num(g.min)],
+          [t("dashboard.mean"), num(g.mean)],
+          [t("dashboard.scorecards"), int(g.n)],
+        ],
+        "item",
+      ),
       series: [
         {
           name: t("dashboard.scorecards"),
@@ -437,7 +403,7 @@ function heatmapChart(cells, title) {
         formatter: (item) => {
           const cell = item.data.cell;
           const head = `${pair(cell.skillNameEn, cell.skillNameZh)} · ${label(cell.level)}`;
-          if (cell.suppressed) return `<strong>${esc(head)}</strong><br>${esc(t("suppressed.fewer", { n: minGroupSize() }))}`;
+          if (cell.suppressed) return suppressedTooltip(head);
           return tooltipLines(head, [
             [t("dashboard.headCount"), int(cell.headCount)],
             [t("dashboard.meanLevel"), `${num(cell.meanLevel, 1)} / 5`],
@@ -579,173 +545,21 @@ function beforeAfterView(ba) {
   );
 }
 
-/**
- * A dashboard card whose content loads on its own: `build(data)` returns the body and,
- * optionally, a footer ({body, foot}).
- */
-function panel(ctx, { id, title, hint, cls = "span-6", actions, load }) {
-  const content = lazy(async () => {
-    const { body, foot } = await load();
-    return [h("div.card-body", body), foot ? h("div.card-foot", foot) : null];
-  });
-  return h(
-    "section.card.panel",
-    { id, class: cls, "aria-label": title },
-    h("div.card-head", h("div", h("h2", title), hint ? h("div.hint", hint) : null), actions || null),
-    content,
-  );
-}
-
-function rdPanels(ctx, panels, filter) {
-  const grouping = filter.groupBy;
-  const get = async (name) => (await ctx.query(rdQuery(name), { filter })).rdDashboard[name];
-  const onTimeTitle = panelTitle(panels, "on_time_share", "dashboard.onTime");
-  const lateTitle = panelTitle(panels, "late_by_cause", "dashboard.lateByCause");
-  const complaintsTitle = panelTitle(panels, "complaints_p_chart", "dashboard.complaints");
-  const cycleTitle = panelTitle(panels, "cycle_time_trend", "dashboard.cycleTime");
-  const escapedTitle = t("dashboard.escapedDefects");
-  const distributionTitle = t("dashboard.scorecardDistribution");
-  const capabilitiesTitle = t("dashboard.capabilities");
-  return h(
-    "div.grid#dashboard-panels",
-    panel(ctx, {
-      id: "panel-funnel",
-      title: t("funnel.title"),
-      hint: t("funnel.hint"),
-      cls: "span-12",
-      load: async () => ({ body: funnelView(await get("funnel")) }),
-    }),
-    panel(ctx, {
-      id: "panel-on-time",
-      title: onTimeTitle,
-      hint: t("dashboard.onTimeHint"),
-      load: async () => {
-        const groups = await get("onTime");
-        return {
-          body: emptyOr(groups, () => rateChart(groups, grouping, { name: onTimeTitle, color: COLORS.teal, title: onTimeTitle })),
-          foot: footOf(groups, (g) => g.n, "dashboard.dueN"),
-        };
-      },
-    }),
-    panel(ctx, {
-      id: "panel-late-by-cause",
-      title: lateTitle,
-      hint: t("dashboard.lateHint"),
-      load: async () => {
-        const groups = await get("lateByCause");
-        return {
-          body: emptyOr(groups, () => lateByCauseChart(groups, lateTitle)),
-          foot: footOf(groups, (g) => g.late, "dashboard.lateN"),
-        };
-      },
-    }),
-    panel(ctx, {
-      id: "panel-complaints",
-      title: complaintsTitle,
-      hint: t("dashboard.complaintsHint"),
-      load: async () => {
-        const complaints = await get("complaints");
-        const signals = complaints.points.filter((p) => p.signals.length && !p.suppressed);
-        return {
-          body: emptyOr(complaints.points, () => pChart(complaints, complaintsTitle)),
-          foot: h(
-            "span",
-            footOf(complaints.points, (p) => p.delivered, "dashboard.deliveredN"),
-            " · ",
-            signals.length
-              ? t("dashboard.signals", {
-                  list: signals.map((p) => `${label(p.group)}: ${p.signals.map(signalText).join(", ")}`).join("; "),
-                })
-              : t("dashboard.noSignals"),
-          ),
-        };
-      },
-    }),
-    panel(ctx, {
-      id: "panel-cycle-time",
-      title: cycleTitle,
-      hint: t("dashboard.cycleHint"),
-      load: async () => {
-        const groups = await get("cycleTime");
-        return {
-          body: emptyOr(groups, () => cycleChart(groups, grouping, cycleTitle)),
-          foot: footOf(groups, (g) => g.n, "dashboard.deliveredN"),
-        };
-      },
-    }),
-    panel(ctx, {
-      id: "panel-escaped-defects",
-      title: escapedTitle,
-      hint: t("dashboard.escapedHint"),
-      load: async () => {
-        const groups = await get("escapedDefects");
-        return {
-          body: emptyOr(groups, () => rateChart(groups, grouping, { name: escapedTitle, color: COLORS.red, title: escapedTitle, fullScale: false })),
-          foot: footOf(groups, (g) => g.n, "dashboard.defectsN"),
-        };
-      },
-    }),
-    panel(ctx, {
-      id: "panel-scorecards",
-      title: distributionTitle,
-      hint: t("dashboard.scorecardHint"),
-      load: async () => {
-        const groups = await get("scorecardDistribution");
-        return {
-          body: emptyOr(groups, () => distributionChart(groups, distributionTitle)),
-          foot: footOf(groups, (g) => g.n, "dashboard.scorecardsN"),
-        };
-      },
-    }),
-    panel(ctx, {
-      id: "panel-capabilities",
-      title: capabilitiesTitle,
-      hint: t("dashboard.capabilitiesHint"),
-      cls: "span-12",
-      load: async () => {
-        const cells = await get("capabilityHeatmap");
-        const named = cells.map((c) => ({
-          ...c,
-          group: { labelEn: `${c.skillNameEn} · ${c.level.labelEn}`, labelZh: `${c.skillNameZh} · ${c.level.labelZh}` },
-        }));
-        return {
-          body: emptyOr(cells, () => heatmapChart(cells, capabilitiesTitle)),
-          foot: suppressedNote(named) || t("suppressed.none"),
-        };
-      },
-    }),
-    beforeAfterPanel(ctx, filter, panelTitle(panels, "before_after", "dashboard.beforeAfter")),
-  );
-}
-
-// --- school panels -----------------------------------------------------------------------------
-
-function gainChart(styles, title) {
-  const styleLabel = (s) => pair(s.labelEn, s.labelZh);
+function gainChart(styles, { title, n }) {
   return chart(
     {
       legend: { top: 0 },
-      xAxis: axisWithN(
-        styles.map((s) => ({ ...s, group: { labelEn: s.labelEn, labelZh: s.labelZh } })),
-        (s) => s.gainN ?? s.classes,
-      ),
+      xAxis: axisWithN(styles, n),
       yAxis: [
         valueAxis({ name: "g", min: 0 }),
         valueAxis({ min: 0, max: 1, axisLabel: { formatter: (v) => pct(v, 0) }, splitLine: { show: false } }),
       ],
-      tooltip: {
-        trigger: "axis",
-        formatter: (items) => {
-          const s = styles[items[0].dataIndex];
-          if (s.suppressed) return `<strong>${esc(styleLabel(s))}</strong><br>${esc(t("suppressed.fewer", { n: minGroupSize() }))}`;
-          return tooltipLines(styleLabel(s), [
-            [t("school.meanGain"), num(s.meanGain, 2)],
-            [t("school.classes"), int(s.gainN ?? s.classes)],
-            [t("school.teachers"), int(s.teachers)],
-            [t("school.excellentRate"), s.excellentRate === null ? "–" : `${pct(s.excellentRate)} (n = ${int(s.excellentN)})`],
-          ]);
-        },
-      },
+      tooltip: groupTooltip(styles, (s) => [
+        [t("school.meanGain"), num(s.meanGain, 2)],
+        [t("school.classes"), int(n(s))],
+        [t("school.teachers"), int(s.teachers)],
+        [t("school.excellentRate"), s.excellentRate === null ? "–" : `${pct(s.excellentRate)} (n = ${int(s.excellentN)})`],
+      ]),
       series: [
         {
           name: t("school.meanGain"),
@@ -774,7 +588,7 @@ function scatterChart(scatter, title) {
   return chart(
     {
       legend: { show: false },
-      grid: { top: 16, left: 16, right: 24, bottom: 28, containLabel: true },
+      grid: { top: 16, left: 40, right: 24, bottom: 28, containLabel: true }, // room for the y axis name
       xAxis: valueAxis({ name: t("school.rating"), nameLocation: "middle", nameGap: 28, scale: true }),
       yAxis: valueAxis({ name: t("school.parentSatisfaction"), nameLocation: "middle", nameGap: 36, scale: true }),
       tooltip: {
@@ -802,104 +616,282 @@ function scatterChart(scatter, title) {
   );
 }
 
-function slaChart(groups, grouping, title) {
-  const time = TIME_GROUPINGS.has(grouping);
-  const series = (name, key, color) => ({
-    name,
-    type: time ? "line" : "bar",
-    data: groups.map((g) => (g.suppressed ? null : g[key])),
-    symbolSize: 7,
-    barMaxWidth: 28,
-    lineStyle: { width: 3, color },
-    itemStyle: { color },
-  });
+function slaChart(groups, { grouping, title, n }) {
   return chart(
     {
       legend: { top: 0 },
-      xAxis: axisWithN(groups, (g) => (g.homeworkN || 0) + (g.questionN || 0)),
+      xAxis: axisWithN(groups, n),
       yAxis: valueAxis({ min: 0, max: 1, axisLabel: { formatter: (v) => pct(v, 0) } }),
-      tooltip: {
-        trigger: "axis",
-        formatter: (items) => {
-          const g = groups[items[0].dataIndex];
-          if (g.suppressed) return suppressedTooltip(g);
-          return tooltipLines(label(g.group), [
-            [t("school.homework24h"), `${pct(g.homeworkRate)} (n = ${int(g.homeworkN)})`],
-            [t("school.question1h"), `${pct(g.questionRate)} (n = ${int(g.questionN)})`],
-            [t("dashboard.people"), int(g.people)],
-          ]);
-        },
-      },
-      series: [series(t("school.homework24h"), "homeworkRate", COLORS.brand), series(t("school.question1h"), "questionRate", COLORS.teal)],
+      tooltip: groupTooltip(groups, (g) => [
+        [t("school.homework24h"), `${pct(g.homeworkRate)} (n = ${int(g.homeworkN)})`],
+        [t("school.question1h"), `${pct(g.questionRate)} (n = ${int(g.questionN)})`],
+        [t("dashboard.people"), int(g.people)],
+      ]),
+      series: [
+        groupSeries(groups, grouping, { name: t("school.homework24h"), value: (g) => g.homeworkRate, color: COLORS.brand }),
+        groupSeries(groups, grouping, { name: t("school.question1h"), value: (g) => g.questionRate, color: COLORS.teal }),
+      ],
     },
     { label: title },
   );
 }
 
-function schoolPanels(ctx, panels, filter) {
-  const get = async (name) => (await ctx.query(schoolQuery(name), { filter })).schoolDashboard;
-  const gainTitle = panelTitle(panels, "gain_by_style", "school.gainByStyle");
-  const scatterTitle = panelTitle(panels, "rating_vs_parents", "school.ratingVsParents");
-  const slaTitle = panelTitle(panels, "sla_trend", "school.slaTrend");
-  return h(
-    "div.grid#dashboard-panels",
-    panel(ctx, {
-      id: "panel-gain",
-      title: gainTitle,
-      hint: t("school.gainHint"),
-      load: async () => {
-        const d = await get("gainByStyle");
-        // Styles no class was taught in are left out; suppressed ones stay, marked.
-        const styles = d.gainByStyle.filter((s) => s.suppressed || (s.gainN ?? s.classes));
-        const classes = styles.filter((s) => !s.suppressed).reduce((sum, s) => sum + (s.gainN ?? s.classes ?? 0), 0);
-        return {
-          body: [emptyOr(styles, () => gainChart(styles, gainTitle)), h("p.note", pick(d.note))],
-          foot: h(
-            "span",
-            t("school.classesN", { n: int(classes) }),
-            " · ",
-            suppressedNote(styles.map((s) => ({ ...s, group: s }))) || t("suppressed.none"),
-          ),
-        };
-      },
+function drawGain(all, view) {
+  // Styles no class was taught in are left out; suppressed ones stay, marked.
+  const styles = all.filter((s) => s.suppressed || view.n(s));
+  return {
+    body: [emptyOr(styles, () => gainChart(styles, view)), h("p.note", pick(view.data.note))],
+    foot: footOf(styles, view.n, "school.classesN"),
+  };
+}
+
+function drawScatter(scatter, { title }) {
+  const minResponses = scatter.minResponses ?? 20;
+  if (scatter.suppressed) return { body: notice("warn", suppressedLabel(minGroupSize())) };
+  return {
+    body: [
+      h(
+        "div.row",
+        h("span.chip", `Spearman ρ = ${scatter.rho === null ? "–" : num(scatter.rho, 2)}`),
+        h("span.chip", `p = ${scatter.pValue === null ? "–" : num(scatter.pValue, 3)}`),
+        nBadge(scatter.n, "n.teachers"),
+      ),
+      scatter.points.length ? scatterChart(scatter, title) : empty(t("school.noScatter", { n: minResponses })),
+      h("p.note", pick(scatter.note)),
+    ],
+    foot: t("school.hiddenTeachers", { count: int(scatter.hiddenTeachers ?? 0), n: minResponses }),
+  };
+}
+
+// --- the panels --------------------------------------------------------------------------------
+//
+// A panel: `id` of its card; `field` of the dashboard it draws and its `select`ion (`also`:
+// other fields it needs, with theirs); `title` (an i18n key, or the pack's name of the
+// panel `code`) and `hint`; `wide` for a full-width card. It is drawn by `draw(value, view)`
+// -> {body, foot}, or as groups: `chart(groups, view)` above a foot counting `n(group)`
+// with the `foot` key. `view` holds the grouping, the title, `n` and the dashboard's data.
+
+const RD_PANELS = [
+  {
+    id: "panel-funnel",
+    field: "funnel",
+    select: "{ requested answeredWithin24h promised deliveredOnTime people suppressed }",
+    title: "funnel.title",
+    hint: "funnel.hint",
+    wide: true,
+    draw: (funnel) => ({ body: funnelView(funnel) }),
+  },
+  {
+    id: "panel-on-time",
+    field: "onTime",
+    select: `{ ${GROUP} hits n rate people suppressed }`,
+    code: "on_time_share",
+    title: "dashboard.onTime",
+    hint: "dashboard.onTimeHint",
+    chart: (groups, view) => rateChart(groups, view, { color: COLORS.teal }),
+    n: (g) => g.n,
+    foot: "dashboard.dueN",
+  },
+  {
+    id: "panel-late-by-cause",
+    field: "lateByCause",
+    select: `{ ${GROUP} late causes { cause labelEn labelZh count } people suppressed }`,
+    code: "late_by_cause",
+    title: "dashboard.lateByCause",
+    hint: "dashboard.lateHint",
+    chart: lateByCauseChart,
+    n: (g) => g.late,
+    foot: "dashboard.lateN",
+  },
+  {
+    id: "panel-complaints",
+    field: "complaints",
+    select: `{ center points { ${GROUP} complaints delivered rate lower upper signals people suppressed } }`,
+    code: "complaints_p_chart",
+    title: "dashboard.complaints",
+    hint: "dashboard.complaintsHint",
+    n: (p) => p.delivered,
+    draw: (complaints, view) => ({
+      body: emptyOr(complaints.points, () => pChart(complaints, view)),
+      foot: h("span", footOf(complaints.points, view.n, "dashboard.deliveredN"), " · ", signalsNote(complaints.points)),
     }),
-    panel(ctx, {
-      id: "panel-rating-parents",
-      title: scatterTitle,
-      hint: t("school.scatterHint"),
-      load: async () => {
-        const scatter = (await get("ratingVsParents")).ratingVsParents;
-        const minResponses = scatter.minResponses ?? 20;
-        if (scatter.suppressed) return { body: notice("warn", suppressedLabel(minGroupSize())) };
-        return {
-          body: [
-            h(
-              "div.row",
-              h("span.chip", `Spearman ρ = ${scatter.rho === null ? "–" : num(scatter.rho, 2)}`),
-              h("span.chip", `p = ${scatter.pValue === null ? "–" : num(scatter.pValue, 3)}`),
-              nBadge(scatter.n, "n.teachers"),
-            ),
-            scatter.points.length ? scatterChart(scatter, scatterTitle) : empty(t("school.noScatter", { n: minResponses })),
-            h("p.note", pick(scatter.note)),
-          ],
-          foot: t("school.hiddenTeachers", { count: int(scatter.hiddenTeachers ?? 0), n: minResponses }),
-        };
-      },
+  },
+  {
+    id: "panel-cycle-time",
+    field: "cycleTime",
+    select: `{ ${GROUP} n median p80 people suppressed }`,
+    code: "cycle_time_trend",
+    title: "dashboard.cycleTime",
+    hint: "dashboard.cycleHint",
+    chart: cycleChart,
+    n: (g) => g.n,
+    foot: "dashboard.deliveredN",
+  },
+  {
+    id: "panel-escaped-defects",
+    field: "escapedDefects",
+    select: `{ ${GROUP} hits n rate people suppressed }`,
+    title: "dashboard.escapedDefects",
+    hint: "dashboard.escapedHint",
+    chart: (groups, view) => rateChart(groups, view, { color: COLORS.red, fullScale: false }),
+    n: (g) => g.n,
+    foot: "dashboard.defectsN",
+  },
+  {
+    id: "panel-scorecards",
+    field: "scorecardDistribution",
+    select: `{ ${GROUP} n min q1 median q3 max mean people suppressed }`,
+    title: "dashboard.scorecardDistribution",
+    hint: "dashboard.scorecardHint",
+    chart: distributionChart,
+    n: (g) => g.n,
+    foot: "dashboard.scorecardsN",
+  },
+  {
+    id: "panel-capabilities",
+    field: "capabilityHeatmap",
+    select: "{ skillId skillNameEn skillNameZh level { key labelEn labelZh } headCount meanLevel suppressed }",
+    title: "dashboard.capabilities",
+    hint: "dashboard.capabilitiesHint",
+    wide: true,
+    draw: (cells, { title }) => ({
+      body: emptyOr(cells, () => heatmapChart(cells, title)),
+      foot:
+        suppressedNote(
+          cells.map((c) => ({
+            suppressed: c.suppressed,
+            group: { labelEn: `${c.skillNameEn} · ${c.level.labelEn}`, labelZh: `${c.skillNameZh} · ${c.level.labelZh}` },
+          })),
+        ) || t("suppressed.none"),
     }),
-    panel(ctx, {
-      id: "panel-sla",
-      title: slaTitle,
-      hint: t("school.slaHint"),
-      cls: "span-12",
-      load: async () => {
-        const groups = (await get("slaTrend")).slaTrend;
-        return {
-          body: emptyOr(groups, () => slaChart(groups, filter.groupBy, slaTitle)),
-          foot: footOf(groups, (g) => (g.homeworkN || 0) + (g.questionN || 0), "school.slaN"),
-        };
-      },
-    }),
+  },
+];
+
+const SCHOOL_PANELS = [
+  {
+    id: "panel-gain",
+    field: "gainByStyle",
+    select: "{ style labelEn labelZh classes teachers meanGain gainN excellentRate excellentN suppressed }",
+    also: { note: "{ zh en }" },
+    code: "gain_by_style",
+    title: "school.gainByStyle",
+    hint: "school.gainHint",
+    n: (s) => s.gainN ?? s.classes,
+    draw: drawGain,
+  },
+  {
+    id: "panel-rating-parents",
+    field: "ratingVsParents",
+    select: `{
+      rho pValue n hiddenTeachers minResponses suppressed note { zh en }
+      points { employeeId name rating parentSatisfaction responses }
+    }`,
+    code: "rating_vs_parents",
+    title: "school.ratingVsParents",
+    hint: "school.scatterHint",
+    draw: drawScatter,
+  },
+  {
+    id: "panel-sla",
+    field: "slaTrend",
+    select: `{ ${GROUP} homeworkRate homeworkN questionRate questionN people suppressed }`,
+    code: "sla_trend",
+    title: "school.slaTrend",
+    hint: "school.slaHint",
+    wide: true,
+    chart: slaChart,
+    n: (g) => (g.homeworkN || 0) + (g.questionN || 0),
+    foot: "school.slaN",
+  },
+];
+
+const RD = { operation: "RdDashboard", root: "rdDashboard", panels: RD_PANELS };
+const SCHOOL = { operation: "SchoolDashboard", root: "schoolDashboard", panels: SCHOOL_PANELS };
+
+const selections = (panel) => ({ [panel.field]: panel.select, ...panel.also });
+const fieldsOf = (panel) => Object.keys(selections(panel));
+
+/** One document selecting every given panel's fields of the dashboard, for the filter. */
+function panelsDocument(dashboard, panels) {
+  const fields = panels.flatMap((panel) => Object.entries(selections(panel)).map(([name, select]) => `${name} ${select}`));
+  return `query ${dashboard.operation}($filter: DashboardFilterInput!) {
+  ${dashboard.root}(filter: $filter) {
+    ${fields.join("\n    ")}
+  }
+}`;
+}
+
+/**
+ * Every panel of the dashboard in one request: {data, errors}, `data` the dashboard's
+ * fields, `errors` a Map from a failed field to its ApiError. An error whose path names no
+ * panel's field (a refusal, a bad filter, a failed request) is thrown: every card shows it.
+ */
+async function readPanels(ctx, dashboard, filter) {
+  const errors = new Map();
+  let asked = dashboard.panels;
+  while (asked.length) {
+    const result = await ctx.queryPartial(panelsDocument(dashboard, asked), { filter });
+    const failed = new Set();
+    for (const error of result.errors) {
+      const [root, name] = error.path || [];
+      const panel = root === dashboard.root ? asked.find((candidate) => fieldsOf(candidate).includes(name)) : null;
+      if (!panel) throw error;
+      if (!errors.has(name)) errors.set(name, error);
+      failed.add(panel);
+    }
+    const data = result.data && result.data[dashboard.root];
+    if (data) return { data, errors };
+    if (!failed.size) throw new ApiError(t("error.unknown"));
+    // The panels' fields are non-null: a failed one's null reached the dashboard itself and
+    // took the other panels' data with it. Ask again for the others only.
+    asked = asked.filter((panel) => !failed.has(panel));
+  }
+  return { data: {}, errors };
+}
+
+/** `read()` once for every caller, read again only when the last reading failed somewhere. */
+function shared(read, complete) {
+  let reading = null;
+  return () => {
+    if (!reading) {
+      const current = read();
+      const forget = () => {
+        if (reading === current) reading = null;
+      };
+      current.then((value) => complete(value) || forget(), forget);
+      reading = current;
+    }
+    return reading;
+  };
+}
+
+function titleOf(packPanels, panel) {
+  const named = panel.code && packPanels.find((candidate) => candidate.code === panel.code);
+  return named ? pick(named.name) : t(panel.title);
+}
+
+/** The cards of the dashboard's panels, each loading and failing on its own, all from one reading. */
+function panelCards(ctx, dashboard, packPanels, filter) {
+  const read = shared(
+    () => readPanels(ctx, dashboard, filter),
+    (reading) => reading.errors.size === 0,
   );
+  return dashboard.panels.map((panel) => {
+    const title = titleOf(packPanels, panel);
+    return card({
+      id: panel.id,
+      title,
+      hint: t(panel.hint),
+      cls: `panel ${panel.wide ? "span-12" : "span-6"}`,
+      load: async () => {
+        const { data, errors } = await read();
+        const failed = fieldsOf(panel).find((name) => errors.has(name));
+        if (failed) throw errors.get(failed);
+        const view = { grouping: filter.groupBy, title, n: panel.n, chart: panel.chart, foot: panel.foot, data };
+        return (panel.draw || drawGroups)(data[panel.field], view);
+      },
+    });
+  });
 }
 
 // --- filters and the page ----------------------------------------------------------------------
@@ -1001,7 +993,7 @@ async function render(ctx) {
   }
   const filter = filterInput(state);
   const [bar, panelsData] = await Promise.all([filterBar(ctx, school), ctx.query(PANELS)]);
-  const panels = panelsData.templatePack.dashboardPanels;
+  const packPanels = panelsData.templatePack.dashboardPanels;
   return h(
     "div.stack",
     { dataset: { dashboard: school ? "school" : "rd" } },
@@ -1010,7 +1002,11 @@ async function render(ctx) {
       t("dashboard.subtitle", { from: date(filter.startsOn), to: date(filter.endsOn), n: minGroupSize() }),
     ),
     bar,
-    school ? schoolPanels(ctx, panels, filter) : rdPanels(ctx, panels, filter),
+    h(
+      "div.grid#dashboard-panels",
+      panelCards(ctx, school ? SCHOOL : RD, packPanels, filter),
+      school ? null : beforeAfterPanel(ctx, filter, titleOf(packPanels, { code: "before_after", title: "dashboard.beforeAfter" })),
+    ),
     h("p.note", t("dashboard.association")),
   );
 }

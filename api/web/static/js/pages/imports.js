@@ -8,7 +8,20 @@ import { errorText, getFile, gql, gqlUpload, payload, putFile } from "../api.js"
 import { h, icon, replace, saveBlob } from "../dom.js";
 import { bytes, dateTime, int, num, pair, pct, pick, t } from "../i18n.js";
 import { subscribe } from "../ws.js";
-import { badge, card, empty, errorNotice, field, lazy, loading, notice, pageHeader, select } from "../views.js";
+import {
+  badge,
+  card,
+  empty,
+  errorNotice,
+  field,
+  lazy,
+  loading,
+  notice,
+  numeric,
+  pageHeader,
+  select,
+  table,
+} from "../views.js";
 
 // Up to this size a file goes in the createImport request itself (GraphQL multipart, one
 // round trip that also starts the run); larger ones stream to the import's uploadPath.
@@ -122,25 +135,16 @@ function summaryText(item) {
 }
 
 function errorsTable(item) {
-  return h(
-    "div.table-wrap",
-    h(
-      "table.table#import-errors",
+  return table(
+    "import-errors",
+    [numeric(t("imports.row")), t("imports.column"), t("imports.problem"), t("imports.value")],
+    item.firstErrors.map((error) =>
       h(
-        "thead",
-        h("tr", h("th.num", t("imports.row")), h("th", t("imports.column")), h("th", t("imports.problem")), h("th", t("imports.value"))),
-      ),
-      h(
-        "tbody",
-        item.firstErrors.map((error) =>
-          h(
-            "tr",
-            h("td.num", int(error.row)),
-            h("td", error.column || "–"),
-            h("td", pair(error.message, error.messageZh), h("div.note", error.code)),
-            h("td", h("code", error.value)),
-          ),
-        ),
+        "tr",
+        h("td.num", int(error.row)),
+        h("td", error.column || "–"),
+        h("td", pair(error.message, error.messageZh), h("div.note", error.code)),
+        h("td", h("code", error.value)),
       ),
     ),
   );
@@ -461,40 +465,30 @@ function historyView(ctx, kinds) {
         }
         if (!items.length) return empty(t("imports.noHistory"));
         items.reverse(); // newest first
-        return h(
-          "div.table-wrap",
-          h(
-            "table.table#import-history",
+        return table(
+          "import-history",
+          [
+            t("imports.created"),
+            t("imports.kind"),
+            t("imports.file"),
+            t("imports.mode"),
+            t("imports.status"),
+            numeric(t("imports.rowsRead")),
+            numeric(t("imports.rowsInvalid")),
+            numeric(t("imports.rowsWritten")),
+          ],
+          items.slice(0, 50).map((item) =>
             h(
-              "thead",
-              h(
-                "tr",
-                h("th", t("imports.created")),
-                h("th", t("imports.kind")),
-                h("th", t("imports.file")),
-                h("th", t("imports.mode")),
-                h("th", t("imports.status")),
-                h("th.num", t("imports.rowsRead")),
-                h("th.num", t("imports.rowsInvalid")),
-                h("th.num", t("imports.rowsWritten")),
-              ),
-            ),
-            h(
-              "tbody",
-              items.slice(0, 50).map((item) =>
-                h(
-                  "tr.clickable",
-                  { on: { click: () => follow(ctx, item) } },
-                  h("td", dateTime(item.createdAt)),
-                  h("td", labels.get(item.kind) || item.kind),
-                  h("td", item.fileName || "–"),
-                  h("td", item.mode ? t(`importMode.${item.mode}`) : "–"),
-                  h("td", statusBadge(item.status)),
-                  h("td.num", int(item.rowsRead)),
-                  h("td.num", int(item.rowsInvalid)),
-                  h("td.num", int(item.rowsWritten)),
-                ),
-              ),
+              "tr.clickable",
+              { on: { click: () => follow(ctx, item) } },
+              h("td", dateTime(item.createdAt)),
+              h("td", labels.get(item.kind) || item.kind),
+              h("td", item.fileName || "–"),
+              h("td", item.mode ? t(`importMode.${item.mode}`) : "–"),
+              h("td", statusBadge(item.status)),
+              h("td.num", int(item.rowsRead)),
+              h("td.num", int(item.rowsInvalid)),
+              h("td.num", int(item.rowsWritten)),
             ),
           ),
         );

@@ -5,7 +5,7 @@ import { levels } from "../app.js";
 import { h, replace } from "../dom.js";
 import { int, pick, t } from "../i18n.js";
 import { link, navigate } from "../router.js";
-import { card, empty, errorNotice, field, loading, pageHeader, select } from "../views.js";
+import { card, empty, errorNotice, field, loading, pageHeader, select, table } from "../views.js";
 
 const PAGE = 50;
 const EMPLOYEES = `query People($first: Int!, $after: String, $filter: EmployeeFilter) {
@@ -30,37 +30,20 @@ function profileLink(person) {
   return `/people/${encodeURIComponent(person.id)}`;
 }
 
-function table(rows) {
-  return h(
-    "div.table-wrap",
-    h(
-      "table.table#people-table",
+function peopleTable(people) {
+  return table(
+    "people-table",
+    [t("people.name"), t("people.number"), t("people.unit"), t("people.level"), t("people.jobTitle"), t("people.status")],
+    people.map((person) =>
       h(
-        "thead",
-        h(
-          "tr",
-          h("th", t("people.name")),
-          h("th", t("people.number")),
-          h("th", t("people.unit")),
-          h("th", t("people.level")),
-          h("th", t("people.jobTitle")),
-          h("th", t("people.status")),
-        ),
-      ),
-      h(
-        "tbody",
-        rows.map((person) =>
-          h(
-            "tr.clickable",
-            { on: { click: () => navigate(profileLink(person)) } },
-            h("td", h("a", { href: link(profileLink(person)) }, person.name)),
-            h("td", person.employeeNumber),
-            h("td", person.orgUnit ? person.orgUnit.name : "–"),
-            h("td", person.level ? pick(person.level.name) : "–"),
-            h("td", person.title || "–"),
-            h("td", t(`employeeStatus.${person.status}`)),
-          ),
-        ),
+        "tr.clickable",
+        { on: { click: () => navigate(profileLink(person)) } },
+        h("td", h("a", { href: link(profileLink(person)) }, person.name)),
+        h("td", person.employeeNumber),
+        h("td", person.orgUnit ? person.orgUnit.name : "–"),
+        h("td", person.level ? pick(person.level.name) : "–"),
+        h("td", person.title || "–"),
+        h("td", t(`employeeStatus.${person.status}`)),
       ),
     ),
   );
@@ -105,7 +88,7 @@ async function render(ctx) {
       replace(
         results,
         h("p.note", t("people.count", { n: `${int(rows.length)}${hasMore ? "+" : ""}` })),
-        rows.length ? table(rows) : empty(t("people.none")),
+        rows.length ? peopleTable(rows) : empty(t("people.none")),
         hasMore ? h("div.row", more) : null,
       );
     } catch (error) {

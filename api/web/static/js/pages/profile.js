@@ -17,9 +17,11 @@ import {
   lazy,
   nBadge,
   notice,
+  numeric,
   openDrawer,
   pageHeader,
   select,
+  table,
 } from "../views.js";
 
 const PROFILE = `query Profile($id: ID!) {
@@ -320,27 +322,21 @@ function scorecardView(ctx, scorecard, employee, period) {
       ),
     ),
   );
-  const table = h(
-    "div.table-wrap.mt",
-    h(
-      "table.table#scorecard-lines",
-      h(
-        "thead",
-        h(
-          "tr",
-          h("th", t("scorecard.indicator")),
-          h("th", t("scorecard.status")),
-          h("th.num", t("scorecard.actual")),
-          h("th.num", t("scorecard.baseline")),
-          h("th.num", t("scorecard.target")),
-          h("th.num", t("scorecard.achievement")),
-          h("th.num", t("scorecard.points")),
-          h("th.num", t("scorecard.weight")),
-          h("th", h("span.sr-only", t("scorecard.explain"))),
-        ),
-      ),
-      h("tbody", rows),
-    ),
+  const lines = table(
+    "scorecard-lines",
+    [
+      t("scorecard.indicator"),
+      t("scorecard.status"),
+      numeric(t("scorecard.actual")),
+      numeric(t("scorecard.baseline")),
+      numeric(t("scorecard.target")),
+      numeric(t("scorecard.achievement")),
+      numeric(t("scorecard.points")),
+      numeric(t("scorecard.weight")),
+      h("span.sr-only", t("scorecard.explain")),
+    ],
+    rows,
+    { cls: "mt" },
   );
   const redistributed = scorecard.redistributed.length
     ? notice(
@@ -352,7 +348,7 @@ function scorecardView(ctx, scorecard, employee, period) {
         }),
       )
     : null;
-  return h("div", summary, redistributed ? h("div.mt", redistributed) : null, table);
+  return h("div", summary, redistributed ? h("div.mt", redistributed) : null, lines);
 }
 
 function explainScorecard(scorecard, period) {
@@ -440,31 +436,24 @@ function explainLine(ctx, line, employee) {
         });
         const edges = result.facts.edges;
         if (!edges.length) return empty(t("explain.noFacts"));
-        return h(
-          "div.table-wrap",
-          h(
-            "table.table#explanation-facts",
-            h(
-              "thead",
-              h("tr", h("th", t("explain.factDate")), h("th.num", t("explain.factValue")), h("th.num", t("explain.factDenominator")), h("th", t("explain.factSource"))),
-            ),
-            h(
-              "tbody",
-              edges.map(({ node }) =>
-                h(
-                  "tr",
-                  h("td", dateTime(node.occurredAt)),
-                  h("td.num", num(node.value, 2)),
-                  h("td.num", node.denominator === null ? "–" : num(node.denominator, 2)),
-                  h("td", [node.source, node.externalKey].filter(Boolean).join(" · ")),
-                ),
+        return [
+          table(
+            "explanation-facts",
+            [t("explain.factDate"), numeric(t("explain.factValue")), numeric(t("explain.factDenominator")), t("explain.factSource")],
+            edges.map(({ node }) =>
+              h(
+                "tr",
+                h("td", dateTime(node.occurredAt)),
+                h("td.num", num(node.value, 2)),
+                h("td.num", node.denominator === null ? "–" : num(node.denominator, 2)),
+                h("td", [node.source, node.externalKey].filter(Boolean).join(" · ")),
               ),
             ),
           ),
           result.facts.pageInfo.hasNextPage
             ? h("p.note", t("explain.firstFacts", { shown: edges.length, total: int(facts.count) }))
             : null,
-        );
+        ];
       })
     : null;
 
