@@ -311,9 +311,10 @@ class RdReading:
     """One caller's R&D dashboard for one filter, read within one request.
 
     The six panels over the period's work items share one statement
-    (``rd_sql.period_fast``/``period_general``), run by whichever of them is asked for
-    first and kept for the others: the items are read and joined to their people once
-    instead of once per panel. Before/after, scorecards and capabilities have one each."""
+    (``rd_sql.period_rollups``/``period_fast``/``period_general``), run by whichever of them
+    is asked for first and kept for the others: the items are read and joined to their
+    people once instead of once per panel. Before/after, scorecards and capabilities have
+    one each."""
 
     def __init__(self, tenant: TenantID, flt: DashboardFilter, audience: Audience) -> None:
         self.tenant = tenant
@@ -437,14 +438,20 @@ class RdReading:
             return self._period
 
     def _period_statement(self) -> tuple[str, Params]:
-        """The fast shape when it applies (everyone in scope, months or quarters that fit
-        its bits), else the general one."""
+        """The day rollups when they hold the figures (everyone in scope, no customer, months
+        or quarters), the fast shape when everyone is in scope and the months or quarters
+        fit its bits, else the general one."""
         params = Params(self.tenant)
+        days = time_buckets(self.flt)
+        if self.flt.time_unit is not None and sql.reads_rollups(self.flt, self.audience):
+            first_day = params.add(self.flt.starts_on, "date")
+            last_day = params.add(self.flt.ends_on, "date")
+            bucket_days = params.add(days, "date[]")
+            return sql.period_rollups(params, first_day, last_day, bucket_days), params
         at = sql.period(params, *period_bounds(self.flt.starts_on, self.flt.ends_on))
         if self.flt.time_unit is None:
             frame = sql.frame(self.flt, self.audience, params)
             return sql.period_general(frame, self.flt, params, at, None), params
-        days = time_buckets(self.flt)
         starts = [datetime.combine(day, time.min, UTC) for day in days]
         grid = sql.buckets(params, starts, days)
         if len(days) <= sql.MAX_BUCKETS and sql.reaches_everyone(self.flt, self.audience):
@@ -464,14 +471,23 @@ class RdReading:
             )
         window = timedelta(days=window_days)
         try:
-            start, end = period_bounds(change_on - window, change_on + window - timedelta(days=1))
+            first_day, end_day = change_on - window, change_on + window
+            start, end = period_bounds(first_day, end_day - timedelta(days=1))
         except OverflowError as exc:
             raise DashboardInputError("changeOn", "The windows fall outside the calendar.") from exc
         params = Params(self.tenant)
-        frame = sql.plain_frame(self.flt, self.audience, params)
-        at = sql.period(params, start, end)
-        change = params.add(datetime.combine(change_on, time.min, UTC), "timestamptz")
-        statement = sql.before_after(frame, self.flt, params, at, change)
+        if sql.reads_rollups(self.flt, self.audience):
+            # Both windows are whole UTC days: the day rollups hold them.
+            statement = sql.before_after_rollups(
+                params.add(first_day, "date"),
+                params.add(end_day, "date"),
+                params.add(change_on, "date"),
+            )
+        else:
+            frame = sql.plain_frame(self.flt, self.audience, params)
+            at = sql.period(params, start, end)
+            change = params.add(datetime.combine(change_on, time.min, UTC), "timestamptz")
+            statement = sql.before_after(frame, self.flt, params, at, change)
         async with self._lock:
             rows = {row["after"]: row for row in await self._fetch(statement, params)}
         day = change_on.isoformat()

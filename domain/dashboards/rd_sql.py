@@ -16,7 +16,7 @@ counts once in each group its people in scope belong to. Reading and joining the
 their people once for all six panels is most of what the dashboard costs: a statement per
 panel would join the same rows six times.
 
-Two shapes compute the same figures:
+Three shapes compute the same figures:
 
 ``fast``  the caller reaches everyone, no filter narrows the people, the grouping is by time:
           every person is in scope, so there is no ``people`` CTE. A requirement delivered
@@ -28,7 +28,12 @@ Two shapes compute the same figures:
 ``general`` otherwise: item and person rows joined to ``people`` once (``members``), then
           each item once per group and each person once per group (hash aggregates).
 
-Both return the same columns: per (role, group) the item figures, and the people of the
+``rollups`` the fast shape's case without a customer filter (``reads_rollups``): the same
+          figures summed from ``work_item_day_rollups``, which the database keeps per tenant,
+          UTC day and role (migration 0012 says how), instead of read from the work items.
+          Before/after of the whole tenant reads them too (its windows are whole days).
+
+All return the same columns: per (role, group) the item figures, and the people of the
 group per panel (``*_people``), and one ``asked_people`` for the funnel.
 
 Only placeholders and this module's constants are interpolated; values travel as parameters.
@@ -479,6 +484,102 @@ UNION ALL
 SELECT {REQUESTED}, NULL, NULL, {_listed("f.", FIGURES)}, {", ".join("NULL" for _ in PEOPLE)},
        (SELECT count(DISTINCT employee_id) FROM members WHERE role = {REQUESTED})::int
 FROM (SELECT {figures} FROM asked) f
+"""  # noqa: S608
+
+
+# --- the whole tenant from the day rollups -----------------------------------------------------
+
+ROLLUPS = "work_item_day_rollups"
+
+
+def reads_rollups(flt: DashboardFilter, audience: Audience) -> bool:
+    """Everyone in scope and no customer filter: the day rollups hold the figures."""
+    return reaches_everyone(flt, audience) and flt.customer is None
+
+
+def _padded(column: str) -> str:
+    """A person bitmap widened to ``width`` (a map is as wide as the tenant's numbered
+    people when its day was last computed; bit_or wants them alike)."""
+    return f"({column} || repeat('0', width - length({column}))::varbit)"
+
+
+def _union_count(column: str, condition: str) -> str:
+    """The people of the rows meeting ``condition``: the bits set in the or of their maps."""
+    return f"COALESCE(bit_count(bit_or({_padded(column)}) FILTER (WHERE {condition})), 0)::int"
+
+
+def period_rollups(params: Params, first_day: str, last_day: str, bucket_days: str) -> str:
+    """The period statement of the whole tenant under a time grouping, from
+    ``work_item_day_rollups`` (migration 0012 defines its rows): the figures are sums of
+    the days' counts, the cycle quantiles one sort of the days' cycle times, the people
+    the bits of the or of the days' person bitmaps. ``bucket_days``: the first days of the
+    months or quarters (a ``date[]``). Same columns as ``period_fast``."""
+    known = [
+        f"COALESCE(sum((late_causes ->> {params.add(cause, 'text')})::int), 0)::int AS late_{index}"
+        for index, cause in enumerate(CAUSES)
+    ]
+    known_sum = " + ".join(f"f.late_{index}" for index in range(len(CAUSES)))
+    late_columns = ", ".join(f"f.late_{index}" for index in range(len(CAUSES)))
+    unknown = len(CAUSE_ORDER) - 1
+    return f"""
+WITH d AS MATERIALIZED (
+    SELECT r.role, width_bucket(r.day, {bucket_days}) AS b, r.n, r.promised, r.hits, r.late,
+           r.late_causes, r.flagged, r.cycle_days, r.people, r.due_people, r.late_people,
+           r.cycle_people, max(length(r.people)) OVER () AS width
+    FROM {ROLLUPS} r
+    WHERE r.tenant_id = {TENANT} AND r.day >= {first_day} AND r.day <= {last_day}
+),
+figures AS (
+    SELECT role, b, sum(n)::int AS n, sum(promised)::int AS promised, sum(hits)::int AS hits,
+           sum(late)::int AS late, {", ".join(known)}, sum(flagged)::int AS flagged
+    FROM d GROUP BY role, b
+),
+cycles AS (
+    SELECT b, count(*)::int AS cycle_n, {_cycle_quantiles()} AS q
+    FROM (SELECT b, unnest(cycle_days) AS days FROM d WHERE role = {DELIVERED}) c
+    GROUP BY b
+),
+people_counts AS (
+    SELECT b,
+           {_union_count("people", f"role IN ({DELIVERED}, {COMPLAINED})")} AS people,
+           {_union_count("due_people", f"role = {DELIVERED}")} AS due_people,
+           {_union_count("late_people", f"role = {DELIVERED}")} AS late_people,
+           {_union_count("cycle_people", f"role = {DELIVERED}")} AS cycle_people,
+           {_union_count("people", f"role = {DEFECT}")} AS defect_people
+    FROM d GROUP BY b
+)
+SELECT f.role, ({bucket_days})[f.b] AS grp, NULL::text AS grp_name, f.n, f.promised, f.hits,
+       f.late, {late_columns}, f.late - ({known_sum}) AS late_{unknown}, f.flagged,
+       COALESCE(c.cycle_n, 0) AS cycle_n, c.q[1] AS median, c.q[2] AS p80,
+       {_listed("pc.", PEOPLE)},
+       (SELECT {_union_count("people", f"role = {REQUESTED}")} FROM d) AS asked_people
+FROM figures f
+LEFT JOIN cycles c ON c.b = f.b AND f.role = {DELIVERED}
+LEFT JOIN people_counts pc ON pc.b = f.b
+"""  # noqa: S608
+
+
+def before_after_rollups(first_day: str, end_day: str, change_day: str) -> str:
+    """``before_after`` of the whole tenant from the day rollups: the delivered rows of the
+    windows' days (both day-aligned), their cycle times and the people behind those."""
+    return f"""
+WITH d AS MATERIALIZED (
+    SELECT r.day >= {change_day} AS after, r.cycle_days, r.cycle_people,
+           max(length(r.cycle_people)) OVER () AS width
+    FROM {ROLLUPS} r
+    WHERE r.tenant_id = {TENANT} AND r.role = {DELIVERED} AND r.day >= {first_day}
+      AND r.day < {end_day} AND cardinality(r.cycle_days) > 0
+),
+sides AS (
+    SELECT after, count(*)::int AS n, {_cycle_quantiles()} AS q, array_agg(days) AS days
+    FROM (SELECT after, unnest(cycle_days) AS days FROM d) c
+    GROUP BY after
+),
+people_counts AS (
+    SELECT after, {_union_count("cycle_people", "true")} AS people FROM d GROUP BY after
+)
+SELECT s.after, s.n, s.q[1] AS median, s.q[2] AS p80, s.days, pc.people
+FROM sides s JOIN people_counts pc ON pc.after = s.after
 """  # noqa: S608
 
 

@@ -1,0 +1,289 @@
+"""The day rollups behind the R&D dashboard's whole-tenant view (migration 0012): the panels
+read from them equal the panels computed from the work items, and stay equal after every
+kind of write, because the database recomputes the days a write touches; another tenant's
+rollups are never touched, and the rollups are under row-level security."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+import asyncpg
+import pytest
+from starlette.applications import Starlette
+
+from domain.dashboards import rd_sql
+from domain.dashboards.rd import RdReading
+from domain.dashboards.scope import Audience, DashboardFilter, Grouping
+from domain.people.service import EVERYONE
+from domain.work.models import WorkItem, WorkItemAssignee
+from domain.work.service import Assignment
+from tenants.models import Tenant
+from tenants.scope import require_tenant, tenant_transaction
+from tests.factories import tenant_id
+from tests.factories_dashboards_rd import RdWorld, at, other_tenant_work, rd_world, requirement
+from tests.factories_work import act
+
+Q1 = DashboardFilter(starts_on=date(2026, 1, 1), ends_on=date(2026, 3, 31))
+ADMIN = Audience(visibility=EVERYONE, sees_small_groups=True)
+PANELS = ("on_time", "late_by_cause", "complaints", "cycle_time", "escaped_defects", "funnel")
+CHANGE_ON = date(2026, 2, 1)
+ROLLUP_COLUMNS = (
+    "day, role, n, promised, hits, late, late_causes, flagged, cycle_days, people, "
+    "due_people, late_people, cycle_people"
+)
+
+
+@pytest.fixture(scope="module")
+async def worlds(app: Starlette) -> tuple[RdWorld, Tenant]:
+    # given Q1 2026 of an R&D department, and another tenant busy in the same months
+    other = await other_tenant_work()
+    return await rd_world(), other
+
+
+async def _dashboard(world: RdWorld, flt: DashboardFilter) -> tuple[Any, ...]:
+    """Every panel over the period's work items, and before/after around February 1."""
+    tid = tenant_id(world.tenant)
+    async with tenant_transaction(tid):
+        reading = RdReading(tid, flt, ADMIN)
+        panels = [await getattr(reading, panel)() for panel in PANELS]
+        return (*panels, await reading.before_after(CHANGE_ON, 45))
+
+
+async def _from_rollups(world: RdWorld, flt: DashboardFilter) -> tuple[Any, ...]:
+    """The dashboard, making sure it was read from the rollups."""
+    called: list[str] = []
+    period, before_after = rd_sql.period_rollups, rd_sql.before_after_rollups
+
+    def spy_period(*args: Any) -> str:
+        called.append("period")
+        return period(*args)
+
+    def spy_before_after(*args: Any) -> str:
+        called.append("before_after")
+        return before_after(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rd_sql, "period_rollups", spy_period)
+        patch.setattr(rd_sql, "before_after_rollups", spy_before_after)
+        result = await _dashboard(world, flt)
+    assert called == ["period", "before_after"]
+    return result
+
+
+async def _from_work_items(world: RdWorld, flt: DashboardFilter, *, general: bool) -> Any:
+    """The dashboard from the work items themselves: the fast shape, or the general one."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rd_sql, "reads_rollups", lambda flt, audience: False)
+        if general:
+            patch.setattr(rd_sql, "reaches_everyone", lambda flt, audience: False)
+        return await _dashboard(world, flt)
+
+
+async def _assert_exact(world: RdWorld) -> tuple[Any, ...]:
+    """The rollups give what the work items give, by month and by quarter; and each stored
+    row is what a recomputation from scratch makes of it. Returns the monthly dashboard."""
+    for grouping in (Grouping.MONTH, Grouping.QUARTER):
+        flt = replace(Q1, group_by=grouping)
+        rolled = await _from_rollups(world, flt)
+        assert rolled == await _from_work_items(world, flt, general=False), grouping
+        assert rolled == await _from_work_items(world, flt, general=True), grouping
+    stored = await _rows(world.tenant)
+    tid = tenant_id(world.tenant)
+    async with tenant_transaction(tid):
+        tx = require_tenant(tid)
+        await tx.execute("DELETE FROM work_item_day_rollups WHERE tenant_id = $1", tid)
+        await tx.execute(_RECOMPUTE, tid)
+    assert await _rows(world.tenant) == stored
+    return await _from_rollups(world, Q1)
+
+
+# Every (tenant, day, role) the tenant's work items count in, recomputed.
+_RECOMPUTE = """
+SELECT work_item_rollups_refresh(array_agg(t), array_agg(d), array_agg(r)) FROM (
+    SELECT DISTINCT w.tenant_id AS t, (v.at AT TIME ZONE 'UTC')::date AS d, v.role AS r
+    FROM work_items w
+    CROSS JOIN LATERAL (VALUES
+        (w.requested_at, CASE w.kind WHEN 'requirement' THEN 3
+                                     WHEN 'complaint' THEN 2 ELSE 4 END::smallint),
+        (CASE WHEN w.kind = 'requirement' THEN w.delivered_at END, 1::smallint)) v(at, role)
+    WHERE w.tenant_id = $1 AND v.at IS NOT NULL
+      AND w.kind IN ('requirement', 'complaint', 'bug', 'incident')
+) x
+"""
+
+
+async def _rows(tenant: Tenant) -> list[tuple[Any, ...]]:
+    tid = tenant_id(tenant)
+    async with tenant_transaction(tid):
+        rows = await require_tenant(tid).fetch(
+            f"SELECT {ROLLUP_COLUMNS} FROM work_item_day_rollups "  # noqa: S608
+            "WHERE tenant_id = $1 ORDER BY day, role",
+            tid,
+        )
+    return [_comparable(row) for row in rows]
+
+
+def _comparable(row: Any) -> tuple[Any, ...]:
+    """A rollup row with its person maps as the sets of bits set (a map is as wide as the
+    tenant's numbered people when its day was last computed)."""
+    return tuple(_bits(value) if isinstance(value, asyncpg.BitString) else value for value in row)
+
+
+def _bits(value: asyncpg.BitString) -> frozenset[int]:
+    return frozenset(i for i, bit in enumerate(value.as_string().replace(" ", "")) if bit == "1")
+
+
+def _on_time(dashboard: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    return [(g.group.key, g.hits, g.n, g.people) for g in dashboard[0]]
+
+
+def _march_causes(dashboard: tuple[Any, ...]) -> dict[str, int]:
+    march = dashboard[1][2]
+    return {c.cause: c.count for c in march.causes if c.count}
+
+
+def _funnel(dashboard: tuple[Any, ...]) -> tuple[Any, ...]:
+    f = dashboard[5]
+    return (f.requested, f.answered_within_24h, f.promised, f.delivered_on_time, f.people)
+
+
+async def _update(tenant: Tenant, item: WorkItem, **values: Any) -> None:
+    async with tenant_transaction(tenant_id(tenant)):
+        await WorkItem.filter(id=item.id).update(**values)
+
+
+# --- the tests -------------------------------------------------------------------------------
+
+
+async def test_the_rollups_give_every_panel_the_work_items_give(
+    worlds: tuple[RdWorld, Tenant],
+) -> None:
+    world, _ = worlds
+    dashboard = await _assert_exact(world)
+    # the figures worked out in ``rd_world``
+    assert _on_time(dashboard) == [("2026-01", 2, 3, 3), ("2026-02", 0, 1, 1), ("2026-03", 0, 0, 0)]
+    assert _funnel(dashboard) == (6, 5, 4, 1, 6)
+    # before February 1 (45 days): R5 and R1 (Ada, Bo), R2 (Cy); after: R4 (Ed, and Ada who
+    # answered it), R3 (Di), R8 (Zed)
+    before_after = dashboard[-1]
+    assert (before_after.before.n, before_after.before.people) == (3, 3)
+    assert (before_after.after.n, before_after.after.people) == (3, 4)
+
+
+async def test_every_kind_of_write_keeps_the_rollups_exact(
+    worlds: tuple[RdWorld, Tenant], superuser: asyncpg.Connection
+) -> None:
+    world, other = worlds
+    tenant = world.tenant
+    others_before = await _others(superuser, other)
+
+    # when a requirement comes in (Zed answers, promises March 20, starts)
+    r9 = await requirement(
+        tenant, [world.zed], requested=at(3, 6), answerer=world.zed,
+        promised_on=date(2026, 3, 20), started=at(3, 7),
+    )  # fmt: skip
+    dashboard = await _assert_exact(world)
+    assert _funnel(dashboard) == (7, 6, 5, 1, 6)  # Zed was counted already (R8)
+    assert _on_time(dashboard)[2] == ("2026-03", 0, 0, 0)
+
+    # when Bo joins it
+    await act(
+        tenant,
+        "assign",
+        r9,
+        assignees=(Assignment(world.zed.id, 0.5), Assignment(world.bo.id, 0.5)),
+    )
+    await _assert_exact(world)
+
+    # when it is delivered on March 18, before the promised day ends
+    await act(tenant, "deliver", r9, at=at(3, 18))
+    dashboard = await _assert_exact(world)
+    assert _on_time(dashboard)[2] == ("2026-03", 1, 1, 2)
+    assert _funnel(dashboard) == (7, 6, 5, 2, 6)
+
+    # when its promised date moves to March 10: late, for no cause given yet
+    await _update(tenant, r9, promised_on=date(2026, 3, 10))
+    dashboard = await _assert_exact(world)
+    assert _on_time(dashboard)[2] == ("2026-03", 0, 1, 2)
+    assert _march_causes(dashboard) == {"unknown": 1}
+
+    # when its delay is put down to an external cause
+    await act(tenant, "set_cause", r9, cause="external", comment="Supplier was late", delay=True)
+    dashboard = await _assert_exact(world)
+    assert _march_causes(dashboard) == {"external": 1}
+
+    # when Bo leaves it again
+    async with tenant_transaction(tenant_id(tenant)):
+        await WorkItemAssignee.filter(work_item_id=r9.id, employee_id=world.bo.id).delete()
+    dashboard = await _assert_exact(world)
+    assert _on_time(dashboard)[2] == ("2026-03", 0, 1, 1)
+
+    # when R6 (promised, not delivered) is cancelled: nothing the dashboard counts changes
+    await act(tenant, "cancel", world.items["R6"], reason="The customer withdrew")
+    dashboard = await _assert_exact(world)
+    assert _funnel(dashboard) == (7, 6, 5, 1, 6)
+
+    # when the new requirement is deleted: back to the figures of ``rd_world``
+    async with tenant_transaction(tenant_id(tenant)):
+        await WorkItem.filter(id=r9.id).delete()
+    dashboard = await _assert_exact(world)
+    assert _on_time(dashboard)[2] == ("2026-03", 0, 0, 0)
+    assert _funnel(dashboard) == (6, 5, 4, 1, 6)
+
+    # and the other tenant's rollups never moved
+    assert await _others(superuser, other) == others_before
+
+
+async def _others(superuser: asyncpg.Connection, other: Tenant) -> list[tuple[Any, ...]]:
+    rows = await superuser.fetch(
+        f"SELECT {ROLLUP_COLUMNS} FROM work_item_day_rollups "  # noqa: S608
+        "WHERE tenant_id = $1 ORDER BY day, role",
+        other.id,
+    )
+    # six deliveries in January, their requests, complaints and defects: 6 + 1 + 1 + 1 rows
+    assert len(rows) == 9
+    return [_comparable(row) for row in rows]
+
+
+async def test_the_rollups_are_under_row_level_security(
+    worlds: tuple[RdWorld, Tenant], superuser: asyncpg.Connection
+) -> None:
+    world, other = worlds
+    for table in ("work_item_day_rollups", "work_item_rollup_people"):
+        row = await superuser.fetchrow(
+            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = $1", table
+        )
+        assert row is not None, table
+        assert row["relrowsecurity"], table
+        assert row["relforcerowsecurity"], table
+    tid = tenant_id(world.tenant)
+    # a tenant sees its own rows only, even when it asks for another's
+    async with tenant_transaction(tid):
+        tx = require_tenant(tid)
+        seen = await tx.fetch("SELECT DISTINCT tenant_id FROM work_item_day_rollups")
+        assert [row["tenant_id"] for row in seen] == [world.tenant.id]
+        foreign = await tx.fetchval(
+            "SELECT count(*) FROM work_item_day_rollups WHERE tenant_id = $1", other.id
+        )
+        assert foreign == 0
+    # and cannot write a row of another tenant
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with tenant_transaction(tid):
+            await require_tenant(tid).execute(
+                "INSERT INTO work_item_day_rollups (tenant_id, day, role, n, promised, hits, "
+                "late, late_causes, flagged, cycle_days, people) "
+                "VALUES ($1, '2026-01-01', 2, 1, 0, 0, 0, '{}', 0, '{}', B'1')",
+                other.id,
+            )
+
+
+def test_the_rollups_apply_to_everyone_without_a_customer_only() -> None:
+    everyone: Iterator[bool] = (
+        rd_sql.reads_rollups(flt, ADMIN) for flt in (Q1, replace(Q1, group_by=Grouping.QUARTER))
+    )
+    assert all(everyone)
+    assert not rd_sql.reads_rollups(replace(Q1, customer="ACME"), ADMIN)
+    assert not rd_sql.reads_rollups(replace(Q1, level="senior"), ADMIN)
