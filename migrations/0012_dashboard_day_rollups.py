@@ -11,10 +11,11 @@ from tenants.database.rls import tenant_table
 #
 # The database keeps it exact itself: statement triggers on ``work_items`` and
 # ``work_item_assignees`` recompute, from the base tables and in the writer's transaction,
-# the (day, role) rows a statement touched. They run as the writer, in its tenant (no
-# SECURITY DEFINER: its row-level security applies). Every write path (the services,
-# imports, the demo's and the bench's COPY staging) stays right without code of its own.
-# TRUNCATE is not followed (the application role may not truncate).
+# the (day, role) rows a statement touched, under those rows' locks (no lock of the whole
+# tenant: a long import holds up writers of the days it touched only). They run as the
+# writer, in its tenant (no SECURITY DEFINER: its row-level security applies). Every
+# write path (the services, imports, the demo's and the bench's COPY staging) stays right
+# without code of its own. TRUNCATE is not followed (the application role may not truncate).
 #
 # Roles (``rd_sql``'s): 1 requirements delivered that day, 2 complaints caused by R&D
 # requested that day, 3 requirements requested that day, 4 bugs and incidents with a place
@@ -70,13 +71,17 @@ _ROLLUPS_COMMENT = (
     "behind; promised; hits: delivered by the end of the promised day; late: promised and "
     "not on time; late_causes: late items per delay cause given; flagged: answered within "
     "24 h (3), found in production (4); cycle_days: days from start to delivery (1); people "
-    "and (1) due_people, late_people, cycle_people: maps of work_item_rollup_people.ordinal.'"
+    "and (1) due_people, late_people, cycle_people: maps of work_item_rollup_people.ordinal. "
+    "A day whose items are gone keeps a zero row: n 0, an empty people map.'"
 )
 
 # Numbers the persons not numbered yet. Only a statement that brings a new person takes the
 # tenant's numbering lock (held to its commit), and reads the highest number after taking
 # it: a concurrent writer's numbers are committed by then (READ COMMITTED: a statement
-# sees what was committed before it began).
+# sees what was committed before it began). Numbers must stay dense (a map is as wide as
+# the highest one), which a sequence's gaps would not keep: so a writer bringing a person
+# nobody has numbered yet waits for an import that brought new people to commit; writers
+# of people already numbered, nearly all, never take this lock.
 _ENROL = """
 CREATE FUNCTION work_item_rollups_enrol(of_tenants uuid[], of_persons uuid[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
@@ -110,58 +115,45 @@ _DAY = (
     "{col} >= (p.d::timestamp AT TIME ZONE 'UTC') "
     "AND {col} < ((p.d + 1)::timestamp AT TIME ZONE 'UTC')"
 )
-# Past this many rows of a tenant, a statement locks the whole tenant instead of each row
-# (a lock each would fill the server's lock table on a long import or the backfill).
-_MANY = 32
 # (tenant, day, role) of the refresh's arguments, each once.
 _TRIPLES = "SELECT DISTINCT t, d, r FROM unnest(of_tenants, of_days, of_roles) AS x(t, d, r)"
 
-# Recomputes the rows of the given (tenant, day, role) triples from the base tables. Their
-# locks come first, in one order (writers of the same rows do not wait on each other in a
-# circle), so each statement after them sees what an earlier writer of the same rows
-# committed (READ COMMITTED): no writer recomputes a row from data another one is still
-# changing. The locks are held until the writer commits, as its row locks are. A tenant's
-# lock is shared by writers of a few rows, who then lock each row, and exclusive for a
-# writer of many, who locks no row.
+# Recomputes the rows of the given (tenant, day, role) triples from the base tables. Writers
+# of the same rows are serialized by the rows' own locks, held until the writer commits as
+# any row lock is: they live in the tuples, so a long import that touches thousands of rows
+# neither fills the server's lock table nor holds up writers of other days (a lock for the
+# whole tenant did: every write of the tenant waited for the import's commit). Three
+# statements, each seeing what was committed before it began (READ COMMITTED):
+# 1. each row exists: a zero row is put in where none is (ON CONFLICT DO NOTHING waits for
+#    a concurrent writer who put in the same row, until it commits, and keeps its row);
+# 2. the rows are locked in one order (two writers never wait on each other in a circle
+#    within their statements), waiting for the writers holding them to commit;
+# 3. they are recomputed: every earlier writer of these days has committed by now, a later
+#    one waits for this writer's commit, so no row is computed from data another writer is
+#    still changing.
+# A row whose day has no item any more stays, as a zero row (deleting it would let a writer
+# waiting for its lock find nothing to lock): the readers sum zeros and or empty maps.
 _REFRESH = f"""
 CREATE FUNCTION work_item_rollups_refresh(of_tenants uuid[], of_days date[], of_roles smallint[])
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
-DECLARE
-    a_tenant uuid;
-    many boolean;
-    a_key bigint;
 BEGIN
     IF COALESCE(cardinality(of_days), 0) = 0 THEN
         RETURN;
     END IF;
-    FOR a_tenant, many IN
-        SELECT p.t, count(*) > {_MANY} FROM ({_TRIPLES}) p GROUP BY p.t ORDER BY p.t
-    LOOP
-        IF many THEN
-            PERFORM pg_advisory_xact_lock(hashtextextended('work_item_day_rollups:' || a_tenant, 0));
-        ELSE
-            PERFORM pg_advisory_xact_lock_shared(
-                hashtextextended('work_item_day_rollups:' || a_tenant, 0));
-        END IF;
-    END LOOP;
-    FOR a_key IN
-        SELECT DISTINCT hashtextextended(
-                   'work_item_day_rollups:' || p.t || ':' || p.d || ':' || p.r, 0)
-        FROM ({_TRIPLES}) p
-        WHERE p.t IN (SELECT q.t FROM ({_TRIPLES}) q GROUP BY q.t HAVING count(*) <= {_MANY})
-        ORDER BY 1
-    LOOP
-        PERFORM pg_advisory_xact_lock(a_key);
-    END LOOP;
-
-    DELETE FROM work_item_day_rollups w
-    USING ({_TRIPLES}) p
-    WHERE w.tenant_id = p.t AND w.day = p.d AND w.role = p.r;
 
     INSERT INTO work_item_day_rollups (
-        tenant_id, day, role, n, promised, hits, late, late_causes, flagged, cycle_days,
-        people, due_people, late_people, cycle_people
+        tenant_id, day, role, n, promised, hits, late, late_causes, flagged, cycle_days, people
     )
+    SELECT p.t, p.d, p.r, 0, 0, 0, 0, '{{}}', 0, '{{}}', B''
+    FROM ({_TRIPLES}) p
+    ORDER BY p.t, p.d, p.r
+    ON CONFLICT DO NOTHING;
+
+    PERFORM FROM work_item_day_rollups w
+    WHERE (w.tenant_id, w.day, w.role) IN (SELECT p.t, p.d, p.r FROM ({_TRIPLES}) p)
+    ORDER BY w.tenant_id, w.day, w.role
+    FOR UPDATE OF w;
+
     WITH p AS ({_TRIPLES}),
     items AS MATERIALIZED (
         SELECT p.t AS tenant_id, p.d AS day, i.*
@@ -248,14 +240,20 @@ BEGIN
                         '{{}}') AS cycle_days
         FROM scoped GROUP BY tenant_id, day, role
     )
-    SELECT f.tenant_id, f.day, f.role, f.n, f.promised, f.hits, f.late,
-           COALESCE(c.late_causes, '{{}}'), f.flagged, f.cycle_days, m.people,
-           CASE WHEN f.role = 1 THEN m.due_people END,
-           CASE WHEN f.role = 1 THEN m.late_people END,
-           CASE WHEN f.role = 1 THEN m.cycle_people END
-    FROM figures f
-    JOIN maps m ON m.tenant_id = f.tenant_id AND m.day = f.day AND m.role = f.role
-    LEFT JOIN causes c ON c.tenant_id = f.tenant_id AND c.day = f.day AND c.role = f.role;
+    -- Every row of the triples: those with no item (left) become zero rows.
+    UPDATE work_item_day_rollups w
+    SET n = COALESCE(f.n, 0), promised = COALESCE(f.promised, 0), hits = COALESCE(f.hits, 0),
+        late = COALESCE(f.late, 0), late_causes = COALESCE(c.late_causes, '{{}}'),
+        flagged = COALESCE(f.flagged, 0), cycle_days = COALESCE(f.cycle_days, '{{}}'),
+        people = COALESCE(m.people, B''),
+        due_people = CASE WHEN p.r = 1 THEN m.due_people END,
+        late_people = CASE WHEN p.r = 1 THEN m.late_people END,
+        cycle_people = CASE WHEN p.r = 1 THEN m.cycle_people END
+    FROM p
+    LEFT JOIN figures f ON f.tenant_id = p.t AND f.day = p.d AND f.role = p.r
+    LEFT JOIN maps m ON m.tenant_id = p.t AND m.day = p.d AND m.role = p.r
+    LEFT JOIN causes c ON c.tenant_id = p.t AND c.day = p.d AND c.role = p.r
+    WHERE w.tenant_id = p.t AND w.day = p.d AND w.role = p.r;
 END
 $$"""  # noqa: S608
 

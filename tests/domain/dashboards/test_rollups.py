@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -17,13 +17,16 @@ from starlette.applications import Starlette
 from domain.dashboards import rd_sql
 from domain.dashboards.rd import RdReading
 from domain.dashboards.scope import Audience, DashboardFilter, Grouping
+from domain.people.models import Employee
 from domain.people.service import EVERYONE
 from domain.work.models import WorkItem, WorkItemAssignee
-from domain.work.service import Assignment
+from domain.work.service import Assignment, work_items
 from tenants.models import Tenant
 from tenants.scope import require_tenant, tenant_transaction
-from tests.factories import tenant_id
+from tenants.settings import Settings
+from tests.factories import create_tenant, tenant_id
 from tests.factories_dashboards_rd import RdWorld, at, other_tenant_work, rd_world, requirement
+from tests.factories_records import create_employee
 from tests.factories_work import act
 
 Q1 = DashboardFilter(starts_on=date(2026, 1, 1), ends_on=date(2026, 3, 31))
@@ -90,14 +93,20 @@ async def _assert_exact(world: RdWorld) -> tuple[Any, ...]:
         rolled = await _from_rollups(world, flt)
         assert rolled == await _from_work_items(world, flt, general=False), grouping
         assert rolled == await _from_work_items(world, flt, general=True), grouping
-    stored = await _rows(world.tenant)
-    tid = tenant_id(world.tenant)
+    await _assert_recomputed_alike(world.tenant)
+    return await _from_rollups(world, Q1)
+
+
+async def _assert_recomputed_alike(tenant: Tenant) -> None:
+    """Each stored row is what a recomputation from scratch makes of it; a zero row (a day
+    whose items are gone) is as good as no row."""
+    stored = await _rows(tenant)
+    tid = tenant_id(tenant)
     async with tenant_transaction(tid):
         tx = require_tenant(tid)
         await tx.execute("DELETE FROM work_item_day_rollups WHERE tenant_id = $1", tid)
         await tx.execute(_RECOMPUTE, tid)
-    assert await _rows(world.tenant) == stored
-    return await _from_rollups(world, Q1)
+    assert _non_zero(await _rows(tenant)) == _non_zero(stored)
 
 
 # Every (tenant, day, role) the tenant's work items count in, recomputed.
@@ -130,6 +139,19 @@ def _comparable(row: Any) -> tuple[Any, ...]:
     """A rollup row with its person maps as the sets of bits set (a map is as wide as the
     tenant's numbered people when its day was last computed)."""
     return tuple(_bits(value) if isinstance(value, asyncpg.BitString) else value for value in row)
+
+
+# A zero row as ``_comparable`` gives it, after its day and role.
+_ZERO: tuple[Any, ...] = (0, 0, 0, 0, "{}", 0, [], frozenset(), None, None, None)
+
+
+def _non_zero(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return [row for row in rows if row[2:] != _ZERO]
+
+
+async def _zero_rows(tenant: Tenant) -> set[tuple[date, int]]:
+    """(day, role) of the tenant's zero rows."""
+    return {(row[0], row[1]) for row in await _rows(tenant) if row[2:] == _ZERO}
 
 
 def _bits(value: asyncpg.BitString) -> frozenset[int]:
@@ -227,8 +249,11 @@ async def test_every_kind_of_write_keeps_the_rollups_exact(
     assert _funnel(dashboard) == (7, 6, 5, 1, 6)
 
     # when the new requirement is deleted: back to the figures of ``rd_world``
+    zero_before = await _zero_rows(tenant)
     async with tenant_transaction(tenant_id(tenant)):
         await WorkItem.filter(id=r9.id).delete()
+    # its request and delivery days keep zero rows (no other item is on them), read as none
+    assert await _zero_rows(tenant) - zero_before == {(date(2026, 3, 6), 3), (date(2026, 3, 18), 1)}
     dashboard = await _assert_exact(world)
     assert _on_time(dashboard)[2] == ("2026-03", 0, 0, 0)
     assert _funnel(dashboard) == (6, 5, 4, 1, 6)
@@ -246,6 +271,77 @@ async def _others(superuser: asyncpg.Connection, other: Tenant) -> list[tuple[An
     # six deliveries in January, their requests, complaints and defects: 6 + 1 + 1 + 1 rows
     assert len(rows) == 9
     return [_comparable(row) for row in rows]
+
+
+async def test_a_large_write_holds_up_writers_of_its_own_days_only(
+    worlds: tuple[RdWorld, Tenant], superuser: asyncpg.Connection, settings: Settings
+) -> None:
+    _, other = worlds
+    others_before = await _others(superuser, other)
+    # given a tenant whose engineer has 50 requirements requested on January 5, started,
+    # not delivered, and one more requested on February 2
+    tenant = await create_tenant()
+    tid = tenant_id(tenant)
+    ada = await create_employee(tenant)
+    bulk = [await _started(tenant, ada, at(1, 5)) for _ in range(50)]
+    web = await _started(tenant, ada, at(2, 2))
+
+    # when an import-like transaction delivers the 50 on 50 days (March 1 to April 19) in
+    # one statement (51 rollup rows) and stays open
+    importer = await asyncpg.connect(settings.database_url)
+    try:
+        async with importer.transaction():
+            await importer.execute("SELECT set_config('app.tenant_id', $1, true)", str(tid))
+            await importer.execute(
+                "UPDATE work_items w SET delivered_at = x.at "
+                "FROM unnest($2::uuid[], $3::timestamptz[]) AS x(id, at) "
+                "WHERE w.tenant_id = $1 AND w.id = x.id",
+                tid,
+                [item.id for item in bulk],
+                [at(3, 1) + i * timedelta(days=1) for i in range(50)],
+            )
+            # then a user delivering another item on another day (February 20) is not held up
+            # (a short lock timeout: a regression fails instead of hanging)
+            await _deliver_waiting_at_most(tenant, web, at(2, 20), "500ms")
+            # while one delivering on a day of the import (March 10) waits for its commit
+            late = await _started(tenant, ada, at(2, 2))
+            with pytest.raises(asyncpg.LockNotAvailableError):
+                await _deliver_waiting_at_most(tenant, late, at(3, 10), "200ms")
+    finally:
+        await importer.close()
+
+    # then both writes are in the rollups: one delivery on each of 51 days, 52 requests
+    # (the one left undelivered too), and the rows are what a recomputation makes of them
+    rows = await _rows(tenant)
+    assert [(row[0], row[2]) for row in rows if row[1] == rd_sql.DELIVERED] == [
+        (at(2, 20).date(), 1),
+        *((date(2026, 3, 1) + timedelta(days=i), 1) for i in range(50)),
+    ]
+    assert [(row[0], row[2]) for row in rows if row[1] == rd_sql.REQUESTED] == [
+        (date(2026, 1, 5), 50),
+        (date(2026, 2, 2), 2),
+    ]
+    await _assert_recomputed_alike(tenant)
+    # and the other tenant's rollups never moved
+    assert await _others(superuser, other) == others_before
+
+
+async def _started(tenant: Tenant, person: Employee, requested: datetime) -> WorkItem:
+    """A requirement of ``person``'s, answered by them, promised for April 30 and started."""
+    return await requirement(
+        tenant, [person], requested=requested, answerer=person,
+        promised_on=date(2026, 4, 30), started=at(2, 3),
+    )  # fmt: skip
+
+
+async def _deliver_waiting_at_most(
+    tenant: Tenant, item: WorkItem, when: datetime, lock_timeout: str
+) -> None:
+    """Delivers ``item`` through the service, giving up on any lock after ``lock_timeout``."""
+    tid = tenant_id(tenant)
+    async with tenant_transaction(tid):
+        await require_tenant(tid).execute(f"SET LOCAL lock_timeout = '{lock_timeout}'")
+        await work_items.deliver(tid, item.id, at=when)
 
 
 async def test_the_rollups_are_under_row_level_security(
