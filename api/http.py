@@ -89,6 +89,11 @@ def _error(
     )
 
 
+# A cross-site form can post multipart/form-data without a preflight; tokens travel only in
+# the Authorization header, which such a form cannot set, so a multipart GraphQL request
+# (an import upload) must carry one.
+multipart_needs_token = _error(401, "UNAUTHENTICATED", "a multipart request needs a bearer token")
+
 # The one answer to every kind of bad token: nothing about which check failed.
 unauthorized = _error(
     401,
@@ -191,6 +196,9 @@ class EdgeMiddleware:
             return
         if path == "/graphql" or path.startswith("/imports/"):
             refusal = await self._authenticate(scope, headers, state)
+            anonymous = refusal is None and state.principal is None
+            if anonymous and path == "/graphql" and _carries_import_file(path, headers):
+                refusal = multipart_needs_token
             if refusal is not None:
                 await refusal(send)
                 return

@@ -1,7 +1,8 @@
 """What the GraphQL edge enforces around every operation, with no per-request extension.
 
-Cached parsing under a token limit, cached validation with depth and alias limits and the
-introspection policy, masking of unexpected errors, and operation metrics. They behave as
+Cached parsing under a token limit, cached validation with depth and alias limits, the
+introspection policy and no suggestions in its messages, masking of unexpected errors, and
+operation metrics. They behave as
 strawberry's ``ParserCache``, ``MaxTokensLimiter``, ``ValidationCache``, ``QueryDepthLimiter``,
 ``MaxAliasesLimiter`` and ``MaskErrors`` do, but run as plain calls from the schema and the
 view: on a small query the hooks of those extensions cost more than the query's own
@@ -18,18 +19,25 @@ from dataclasses import dataclass
 
 from graphql import (
     DocumentNode,
+    FieldNode,
+    FragmentSpreadNode,
     GraphQLError,
     GraphQLSchema,
+    InlineFragmentNode,
+    Node,
     OperationDefinitionNode,
     OperationType,
+    SelectionNode,
     parse,
 )
+from graphql import validate as validate_with
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from prometheus_client import Histogram
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.relay.types import GlobalIDValueError
-from strawberry.schema.schema import validate_document
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from api.graphql.errors import ClientError
 from tenants.settings import Settings
@@ -43,6 +51,8 @@ OPERATION_SECONDS = Histogram(
 _OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _MAX_NAMED_OPERATIONS = 200
 _seen_operations: set[str] = set()
+_SUGGESTION = " Did you mean"
+_INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
 
 def metric_name(name: str | None) -> str:
@@ -65,8 +75,68 @@ def validate(
     schema: GraphQLSchema, query: str, max_tokens: int, rules: tuple[type[ASTValidationRule], ...]
 ) -> list[GraphQLError]:
     # Keyed by the query text, which caches its hash, not by the document: hashing a
-    # document walks its whole tree, on every lookup.
-    return validate_document(schema, parse_document(query, max_tokens), rules)
+    # document walks its whole tree, on every lookup. The same rules as strawberry's
+    # validate_document, but without suggestions: they name fields, arguments, types and
+    # enum values the caller did not know, which is the schema with introspection off.
+    errors = validate_with(
+        schema,
+        parse_document(query, max_tokens),
+        (*rules, MaybeNullValidationRule, OneOfInputValidationRule),
+        hide_suggestions=True,
+    )
+    for error in errors:
+        # graphql-core still hints "Did you mean 'field { ... }'?" for a missing selection.
+        if _SUGGESTION in error.message:
+            error.message = error.message.split(_SUGGESTION, 1)[0]
+    return errors
+
+
+def introspection_depth_validator(max_depth: int) -> type[ASTValidationRule]:
+    """The depth limit below ``__schema`` and ``__type``, which strawberry's limit skips.
+
+    Measured as strawberry measures (root fields at depth 0) and refused with its message.
+    Iterative, and a fragment is walked again only when entered deeper than before, so
+    fragments spread many times cannot make the walk itself expensive.
+    """
+
+    class IntrospectionDepthLimit(ASTValidationRule):
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: object) -> None:
+            too_deep = self._too_deep(node)
+            if too_deep is not None:
+                name = node.name.value if node.name is not None else "anonymous"
+                self.report_error(
+                    GraphQLError(
+                        f"'{name}' exceeds maximum operation depth of {max_depth}", too_deep
+                    )
+                )
+
+        def _too_deep(self, operation: OperationDefinitionNode) -> Node | None:
+            entered: dict[str, int] = {}
+            stack: list[tuple[SelectionNode, int]] = [
+                (selection, 0) for selection in operation.selection_set.selections
+            ]
+            while stack:
+                selection, depth = stack.pop()
+                if isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    fragment = self.context.get_fragment(name)
+                    if fragment is None or entered.get(name, -1) >= depth:
+                        continue
+                    entered[name] = depth
+                    stack.extend((s, depth) for s in fragment.selection_set.selections)
+                elif isinstance(selection, InlineFragmentNode):
+                    stack.extend((s, depth) for s in selection.selection_set.selections)
+                elif isinstance(selection, FieldNode):
+                    if depth > max_depth:
+                        return selection
+                    if selection.selection_set is None:
+                        continue
+                    if depth == 0 and selection.name.value not in _INTROSPECTION_ROOTS:
+                        continue  # strawberry's limit measures everything else
+                    stack.extend((s, depth + 1) for s in selection.selection_set.selections)
+            return None
+
+    return IntrospectionDepthLimit
 
 
 @dataclass(frozen=True)
@@ -149,6 +219,7 @@ class EdgePolicy:
             max_tokens=settings.max_tokens,
             rules=(
                 depth_validator(settings.max_query_depth, should_ignore=None),
+                introspection_depth_validator(settings.max_query_depth),
                 alias_validator(settings.max_aliases),
             ),
             introspection=introspection_mode(settings),

@@ -1,10 +1,11 @@
 """Schema assembly and the GraphQL hardening around it.
 
 The hardening itself lives in ``api.graphql.edge``: the schema parses and validates through
-its caches and limits, the view masks and measures; field suggestions are off here. Every
-root field and node type must have a row in the authorization matrix, and every root field
-must be declared through the authorization check (``root_field``, ``root_mutation``): the
-schema refuses to build otherwise. Unexpected errors are logged in full.
+its caches and limits, the view masks and measures; suggestions are off in the edge's
+validation and here, in execution. Every root field and node type must have a row in the
+authorization matrix, and every root field must be declared through the authorization check
+(``root_field``, ``root_mutation``): the schema refuses to build otherwise. Unexpected errors
+are logged in full.
 """
 
 from __future__ import annotations
@@ -181,6 +182,14 @@ class RenshiSchema(strawberry.Schema):
                 self._schema, query, self.policy.max_tokens, rules
             )
         return execution
+
+    def _get_custom_context_kwargs(
+        self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        # Passed on to graphql-core's execute: variable values are checked there, and their
+        # errors would otherwise suggest the enum values and input fields of the schema.
+        kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        return {**kwargs, "hide_suggestions": True}
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
