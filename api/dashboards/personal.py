@@ -19,8 +19,7 @@ from api.graphql.errors import bad_input
 from api.graphql.fields import field, root_field
 from api.graphql.relay import parse_node_id
 from domain.dashboards import personal
-from domain.dashboards.school import level_group
-from domain.dashboards.scope import Audience
+from domain.dashboards.scope import Audience, level_group
 from domain.templates.service import pack_of
 from tenants.scope import TenantID
 

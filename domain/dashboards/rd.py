@@ -58,12 +58,16 @@ from scipy import stats  # type: ignore[import-untyped, unused-ignore]
 
 from domain.dashboards import rd_sql as sql
 from domain.dashboards.scope import (
+    NONE_KEY,
     Audience,
     DashboardFilter,
     DashboardInputError,
     Group,
     Grouping,
+    Label,
     Params,
+    level_group,
+    no_unit_group,
     time_group,
 )
 from domain.indicators import statistics as st
@@ -76,20 +80,10 @@ UNKNOWN_CAUSE = sql.UNKNOWN_CAUSE
 CAUSE_ORDER = sql.CAUSE_ORDER
 DEFAULT_WINDOW_DAYS = 90
 MAX_WINDOW_DAYS = 366
-# The key of the group of people without a unit or a level.
-NONE_KEY = "none"
 # Under an org-unit or level grouping, points have no order: only this rule means anything.
 UNORDERED_RULES = frozenset({"beyond_3_sigma"})
 
 
-@dataclass(frozen=True)
-class Label:
-    en: str
-    zh: str
-
-
-NO_UNIT = Label(en="No unit", zh="未分配单元")
-NO_LEVEL = Label(en="No level", zh="未定职级")
 BEFORE_AFTER_NOTE = Label(
     en="Cycle days of requirements delivered in the {days} days before {day} against the "
     "{days} days from it on, for the people and customer of the filter (its period does not "
@@ -236,16 +230,6 @@ def time_buckets(flt: DashboardFilter) -> list[date]:
     return buckets
 
 
-def level_group(pack: PackFile, code: str) -> Group:
-    """A level's group, labelled with the pack's name for it (its code when unknown)."""
-    if not code:
-        return Group(NONE_KEY, NO_LEVEL.en, NO_LEVEL.zh)
-    level = pack.level(code)
-    if level is None:
-        return Group(code, code, code)
-    return Group(code, level.name.en, level.name.zh)
-
-
 class Grouper:
     """Turns the grouped rows of a statement into the groups to list, in chart order: every
     month or quarter of the period; units by name; levels by the pack's rank."""
@@ -268,7 +252,7 @@ class Grouper:
         if self.flt.group_by == Grouping.LEVEL:
             return level_group(self.pack, key)
         if not key:
-            return Group(NONE_KEY, NO_UNIT.en, NO_UNIT.zh)
+            return no_unit_group()
         name = row["grp_name"] or key
         return Group(key, name, name)
 

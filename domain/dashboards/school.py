@@ -51,7 +51,10 @@ from domain.dashboards.scope import (
     DashboardFilter,
     Group,
     Grouping,
+    Label,
     Params,
+    level_group,
+    no_unit_group,
     scoped_people_sql,
     time_group,
 )
@@ -73,13 +76,7 @@ STYLE_FIELD = "teaching_style"
 STYLE_NOT_RECORDED = "not_recorded"
 
 
-@dataclass(frozen=True)
-class LocalText:
-    en: str
-    zh: str
-
-
-NOTE = LocalText(
+NOTE = Label(
     en="Association, not causation: teaching styles are not assigned at random, and classes "
     "differ in ways these figures do not show. Test-based measures of teachers explain 1-14 % "
     "of the variance in students' scores (ASA 2014): read differences together with their n.",
@@ -87,16 +84,14 @@ NOTE = LocalText(
     "基于考试成绩的教师评价指标只能解释学生成绩差异的 1%-14%（美国统计协会 2014）："
     "请结合样本量 n 解读差异。",
 )
-SCATTER_NOTE = LocalText(
+SCATTER_NOTE = Label(
     en=f"Spearman's rank correlation between teachers' appraisal ratings and their parents' "
     f"satisfaction, over teachers with at least {MIN_PARENT_RESPONSES} parent responses in "
     "the period. Association, not causation.",
     zh=f"教师考核评分与家长满意度的斯皮尔曼等级相关，仅含期内至少 {MIN_PARENT_RESPONSES} "
     "份家长反馈的教师。相关不等于因果。",
 )
-NOT_RECORDED_LABEL = LocalText(en="Not recorded", zh="未记录")
-NO_UNIT_LABEL = LocalText(en="No unit", zh="未分配")
-NO_LEVEL_LABEL = LocalText(en="No level", zh="未定级")
+NOT_RECORDED_LABEL = Label(en="Not recorded", zh="未记录")
 
 
 @dataclass(frozen=True)
@@ -181,12 +176,12 @@ GROUP BY 1
 """
 
 
-def teaching_styles(pack: PackFile) -> list[tuple[str, LocalText]]:
+def teaching_styles(pack: PackFile) -> list[tuple[str, Label]]:
     """The pack's teaching styles in its order: (value, label)."""
     definition = next((f for f in pack.custom_fields if f.key == STYLE_FIELD), None)
     if definition is None:
         return []
-    return [(o.value, LocalText(en=o.en, zh=o.zh)) for o in definition.options]
+    return [(o.value, Label(en=o.en, zh=o.zh)) for o in definition.options]
 
 
 async def gain_by_style(
@@ -215,7 +210,7 @@ async def gain_by_style(
     return [_style_gain(value, label, rows.get(value), audience) for value, label in listed]
 
 
-def _style_gain(style: str, label: LocalText, row: Any, audience: Audience) -> StyleGain:
+def _style_gain(style: str, label: Label, row: Any, audience: Audience) -> StyleGain:
     teachers = row["teachers"] if row is not None else 0
     if audience.suppresses(teachers):
         return StyleGain(style, label.en, label.zh, None, None, None, None, None, None, True)
@@ -466,18 +461,8 @@ def _group_of(row: Any, flt: DashboardFilter, pack: PackFile | None) -> Group:
     if pack is not None:
         return level_group(pack, key)
     if key is None:
-        return Group("none", NO_UNIT_LABEL.en, NO_UNIT_LABEL.zh)
+        return no_unit_group()
     return Group(key, row["label"], row["label"])
-
-
-def level_group(pack: PackFile, code: str | None) -> Group:
-    """The group of a level code, labelled with the pack's level names."""
-    if code is None:
-        return Group("none", NO_LEVEL_LABEL.en, NO_LEVEL_LABEL.zh)
-    level = pack.level(code)
-    if level is None:
-        return Group(code, code, code)
-    return Group(code, level.name.en, level.name.zh)
 
 
 def _sla_group(group: Group, row: Any, audience: Audience) -> SlaGroup:

@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.people.service import EVERYONE, Visibility
+from domain.templates.registry import PackFile
 from tenants.repository import get_tenant
 from tenants.scope import TenantID
 
@@ -130,6 +131,20 @@ def scoped_people_sql(tenant_param: str, flt: DashboardFilter, audience: Audienc
 
 
 @dataclass(frozen=True)
+class Label:
+    """Text shown to people, in both languages."""
+
+    en: str
+    zh: str
+
+
+# The key of the group of people without a unit, or without a level.
+NONE_KEY = "none"
+NO_UNIT = Label(en="No unit", zh="未分配单元")
+NO_LEVEL = Label(en="No level", zh="未定职级")
+
+
+@dataclass(frozen=True)
 class Group:
     """One group of a grouped aggregate: a month or quarter, an org unit or a level."""
 
@@ -137,6 +152,20 @@ class Group:
     label_en: str
     label_zh: str
     starts_on: date | None = None  # the first day, for time groups
+
+
+def no_unit_group() -> Group:
+    return Group(NONE_KEY, NO_UNIT.en, NO_UNIT.zh)
+
+
+def level_group(pack: PackFile, code: str | None) -> Group:
+    """A level's group, labelled with the pack's name for it (its code when unknown)."""
+    if not code:
+        return Group(NONE_KEY, NO_LEVEL.en, NO_LEVEL.zh)
+    level = pack.level(code)
+    if level is None:
+        return Group(code, code, code)
+    return Group(code, level.name.en, level.name.zh)
 
 
 def time_group(starts_on: date, unit: str) -> Group:
