@@ -556,9 +556,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     # developer's ./var; RENSHI_HOME still wins when set.
     home = Path(os.environ.get("RENSHI_HOME") or DEFAULT_HOME)
     settings = Settings(home=home)
-    task = asyncio.current_task()
-    assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
 
     _progress(f"preparing the {'embedded' if settings.embedded else 'external'} database")
     ttl = max(3600, int(2 * (args.warmup + args.duration)) + 600)
@@ -613,9 +610,17 @@ def run_report(
 ) -> dict[str, Any] | None:
     """A bench's run on uvloop, its report printed as one JSON object or as a table; None
     when it was stopped (Ctrl-C or a signal)."""
+
+    async def stoppable() -> dict[str, Any]:
+        # SIGTERM cancels the run like Ctrl-C, so servers and databases it started stop.
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await run
+
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         try:
-            report = runner.run(run)
+            report = runner.run(stoppable())
         except (asyncio.CancelledError, KeyboardInterrupt):
             stopped("stopped")
             return None

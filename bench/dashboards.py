@@ -50,11 +50,9 @@ when the goal is missed; 130 when interrupted.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 import os
 import re
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -300,9 +298,6 @@ def percentile_ms(seconds: Sequence[float], p: float) -> float:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     home = Path(os.environ.get("RENSHI_HOME") or DEFAULT_HOME)
     settings = Settings(home=home)
-    task = asyncio.current_task()
-    assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
 
     _progress(f"preparing the {'embedded' if settings.embedded else 'external'} database")
     dataset = await prepare(settings, args, token_ttl=3600)

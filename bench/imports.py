@@ -672,9 +672,6 @@ def _phases(watch: Watch, import_s: float) -> dict[str, Any]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     home = Path(os.environ.get("RENSHI_HOME") or DEFAULT_HOME)
     settings = Settings(home=home)
-    task = asyncio.current_task()
-    assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
 
     use_redis = args.worker == "dramatiq" or (
         args.worker == "auto" and redis_answers(args.broker_url)

@@ -25,9 +25,7 @@ The first run builds the tenant: a few minutes.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -111,9 +109,6 @@ def result_of(response: Response) -> dict[str, Any]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     home = Path(os.environ.get("RENSHI_HOME") or DEFAULT_HOME)
     settings = Settings(home=home)
-    task = asyncio.current_task()
-    assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
 
     _progress(f"preparing the {'embedded' if settings.embedded else 'external'} database")
     ttl = max(3600, int(2 * (args.warmup + args.duration)) + 600)

@@ -44,7 +44,6 @@ import json
 import math
 import os
 import re
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -295,9 +294,6 @@ async def statements_per_page(port: int, token: str, query: str) -> dict[str, in
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     home = Path(os.environ.get("RENSHI_HOME") or DEFAULT_HOME)
     settings = Settings(home=home)
-    task = asyncio.current_task()
-    assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
 
     _progress(f"preparing the {'embedded' if settings.embedded else 'external'} database")
     ttl = max(3600, int(2 * (args.warmup + args.duration)) + 600)

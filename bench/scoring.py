@@ -53,7 +53,6 @@ import asyncio
 import json
 import os
 import resource
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -327,9 +326,6 @@ async def recompute_in_subprocess(
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     home = Path(os.environ.get("RENSHI_HOME") or DEFAULT_HOME)
     settings = Settings(home=home)
-    task = asyncio.current_task()
-    assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
 
     _progress(f"preparing the {'embedded' if settings.embedded else 'external'} database")
     app_url, analyzed, dataset = await prepare(settings, employees=args.employees)
