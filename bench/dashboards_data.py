@@ -768,6 +768,8 @@ async def _write_records(plan: Plan) -> dict[str, int]:
         counts["employee_skills"] = await _copy(
             conn, "employee_skills", EMPLOYEE_SKILL_COLUMNS, plan.employee_skill_rows
         )
+        # One recomputation of the daily rollups at commit for both copies (migration 0013).
+        await conn.execute("SELECT work_item_rollups_defer()")
         counts["work_items"] = await _copy(conn, "work_items", ITEM_COLUMNS, plan.item_rows())
         counts["work_item_assignees"] = await _copy(
             conn, "work_item_assignees", ASSIGNEE_COLUMNS, plan.assignee_rows()

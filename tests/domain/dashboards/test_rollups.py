@@ -1,7 +1,8 @@
-"""The day rollups behind the R&D dashboard's whole-tenant view (migration 0012): the panels
-read from them equal the panels computed from the work items, and stay equal after every
-kind of write, because the database recomputes the days a write touches; another tenant's
-rollups are never touched, and the rollups are under row-level security."""
+"""The day rollups behind the R&D dashboard's whole-tenant view (migrations 0012 and 0013):
+the panels read from them equal the panels computed from the work items, and stay equal
+after every kind of write, because the database recomputes the days a write touches (a
+deferred load: every day of its tenant, once, at commit); another tenant's rollups are
+never touched, and the rollups are under row-level security."""
 
 from __future__ import annotations
 
@@ -324,6 +325,110 @@ async def test_a_large_write_holds_up_writers_of_its_own_days_only(
     await _assert_recomputed_alike(tenant)
     # and the other tenant's rollups never moved
     assert await _others(superuser, other) == others_before
+
+
+async def test_a_deferred_load_rebuilds_its_tenants_days_once_at_commit(
+    worlds: tuple[RdWorld, Tenant], superuser: asyncpg.Connection, settings: Settings
+) -> None:
+    _, other = worlds
+    others_before = await _others(superuser, other)
+    # given a tenant with two requirements requested on January 5 and 6 (written at once)
+    tenant = await create_tenant()
+    tid = tenant_id(tenant)
+    ada = await create_employee(tenant)
+    template = await _started(tenant, ada, at(1, 5))
+    gone = await _started(tenant, ada, at(1, 6))
+    before = await _rows(tenant)
+    assert [(row[0], row[1], row[2]) for row in before] == [
+        (date(2026, 1, 5), rd_sql.REQUESTED, 1),
+        (date(2026, 1, 6), rd_sql.REQUESTED, 1),
+    ]
+
+    loader = await asyncpg.connect(settings.database_url)
+    try:
+        async with loader.transaction():
+            await loader.execute("SELECT set_config('app.tenant_id', $1, true)", str(tid))
+            # when a load in deferred mode copies the first 30 times (requested March 1 to
+            # 30, each delivered the next day), assigns Ada to the copies and deletes the
+            # second requirement
+            await loader.execute("SELECT work_item_rollups_defer()")
+            copies = await loader.fetch(_COPIES, tid, template.id, at(3, 1))
+            ids = [row["id"] for row in copies]
+            await loader.execute(
+                "INSERT INTO work_item_assignees (id, tenant_id, work_item_id, employee_id, share) "
+                "SELECT gen_random_uuid(), $1, x, $2, 1 FROM unnest($3::uuid[]) AS x",
+                tid,
+                ada.id,
+                ids,
+            )
+            await loader.execute(
+                "DELETE FROM work_items WHERE tenant_id = $1 AND id = $2", tid, gone.id
+            )
+            # then nothing is recomputed while it writes
+            assert await _loader_rows(loader, tid) == before
+            # until it flushes, which lets it read its own writes
+            await loader.execute("SELECT work_item_rollups_flush()")
+            flushed = await _loader_rows(loader, tid)
+            delivered = [(row[0], row[2]) for row in flushed if row[1] == rd_sql.DELIVERED]
+            assert delivered == [(date(2026, 3, 2) + timedelta(days=i), 1) for i in range(30)]
+            assert (date(2026, 1, 6), rd_sql.REQUESTED, 0) in {row[:3] for row in flushed}
+            # and a write after the flush (the first copy delivered a day later) is rebuilt at
+            # commit, with no flush of its own
+            await loader.execute(
+                "UPDATE work_items SET delivered_at = delivered_at + interval '1 day' "
+                "WHERE tenant_id = $1 AND id = $2",
+                tid,
+                ids[0],
+            )
+
+        # then the committed rollups are what a recomputation makes of the tenant's items
+        rows = await _rows(tenant)
+        delivered = [(row[0], row[2]) for row in rows if row[1] == rd_sql.DELIVERED and row[2]]
+        assert delivered == [
+            (date(2026, 3, 3), 2),
+            *((date(2026, 3, 4) + timedelta(days=i), 1) for i in range(28)),
+        ]
+        assert await _zero_rows(tenant) == {(date(2026, 1, 6), 3), (date(2026, 3, 2), 1)}
+        await _assert_recomputed_alike(tenant)
+
+        # and the connection's next transaction writes in immediate mode again
+        async with loader.transaction():
+            await loader.execute("SELECT set_config('app.tenant_id', $1, true)", str(tid))
+            assert (
+                await loader.fetchval("SELECT to_regclass('pg_temp.work_item_rollups_pending')")
+                is None
+            )
+            await loader.execute(
+                "DELETE FROM work_items WHERE tenant_id = $1 AND id = $2", tid, ids[-1]
+            )
+            after = {row[:3] for row in await _loader_rows(loader, tid)}
+            assert (date(2026, 3, 31), rd_sql.DELIVERED, 0) in after
+    finally:
+        await loader.close()
+    # and the other tenant's rollups never moved
+    assert await _others(superuser, other) == others_before
+
+
+# Copies of the work item $2 requested on 30 days from $3, each delivered a day later.
+_COPIES = """
+INSERT INTO work_items
+SELECT (jsonb_populate_record(w, jsonb_build_object(
+    'id', gen_random_uuid(), 'requested_at', d, 'delivered_at', d + interval '1 day',
+    'external_key', NULL))).*
+FROM work_items w, generate_series($3::timestamptz, $3 + interval '29 days', interval '1 day') d
+WHERE w.tenant_id = $1 AND w.id = $2
+RETURNING id
+"""
+
+
+async def _loader_rows(conn: asyncpg.Connection, tid: Any) -> list[tuple[Any, ...]]:
+    """The tenant's rollup rows as the loader's transaction sees them."""
+    rows = await conn.fetch(
+        f"SELECT {ROLLUP_COLUMNS} FROM work_item_day_rollups "  # noqa: S608
+        "WHERE tenant_id = $1 ORDER BY day, role",
+        tid,
+    )
+    return [_comparable(row) for row in rows]
 
 
 async def _started(tenant: Tenant, person: Employee, requested: datetime) -> WorkItem:
