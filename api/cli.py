@@ -40,6 +40,8 @@ from tenants.database.runtime import DatabaseUrls, close_orm, init_orm, resolve_
 from tenants.database.urls import redact
 from tenants.errors import ServiceError
 from tenants.identity.keys import KeyConfigurationError, rotate_key_file
+from tenants.lifecycle.deletion import TenantNotFoundError, delete_tenant
+from tenants.lifecycle.export import TenantExportError, export_tenant_to_path
 from tenants.logs import configure_logging
 from tenants.scope import TenantID, tenant_transaction
 from tenants.service import api_client_service, tenant_service, user_service
@@ -128,6 +130,44 @@ async def _tenant_create(args: argparse.Namespace, settings: Settings) -> None:
         except ServiceError as exc:
             raise _service_error(exc) from exc
     _emit(args, {"tenant_id": row.id, "slug": row.slug, "template": row.template_code})
+
+
+async def _tenant_export(args: argparse.Namespace, settings: Settings) -> None:
+    out = Path(args.out)
+    async with _database(settings):
+        tenant = await _tenant_id(args.slug)
+        try:
+            manifest = await export_tenant_to_path(
+                tenant, out, pii=pii_cipher_from_settings(settings)
+            )
+        except (TenantExportError, OSError) as exc:
+            raise CommandError(f"cannot export {args.slug!r} to {args.out!r}: {exc}") from exc
+    _emit(
+        args,
+        {
+            "slug": manifest.slug,
+            "file": str(out),
+            "tables": len(manifest.tables),
+            "rows": sum(t.rows for t in manifest.tables),
+        },
+    )
+
+
+async def _tenant_delete(args: argparse.Namespace, settings: Settings) -> None:
+    if args.confirm != args.slug:
+        raise CommandError(
+            f"not deleting {args.slug!r}: repeat its slug with --confirm {args.slug} / "
+            f"未删除：请用 --confirm {args.slug} 再次输入该组织的标识"
+        )
+    async with _database(settings) as urls:
+        if urls.admin_url is None:
+            raise CommandError("DATABASE_ADMIN_URL is required to delete a tenant")
+        tenant = await _tenant_id(args.slug)
+        try:
+            report = await delete_tenant(urls.admin_url, tenant)
+        except TenantNotFoundError as exc:
+            raise CommandError(f"no tenant with slug {args.slug!r}") from exc
+    _emit(args, {"tenant_id": report.tenant_id, "slug": report.slug, "rows": report.total})
 
 
 def _read_password_from_stdin() -> str:
@@ -342,6 +382,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--template", required=True, help="template pack code, e.g. enterprise_rd"
     )
     tenant_create.set_defaults(run=_tenant_create)
+    tenant_export = tenant.add_parser(
+        "export", help="write all of a tenant's data, personal fields decrypted, to a zip"
+    )
+    tenant_export.add_argument("slug")
+    tenant_export.add_argument("--out", required=True, help="the archive to write (mode 0600)")
+    tenant_export.set_defaults(run=_tenant_export)
+    tenant_delete = tenant.add_parser(
+        "delete", help="delete a tenant, every row it owns and its keys; cannot be undone"
+    )
+    tenant_delete.add_argument("slug")
+    tenant_delete.add_argument("--confirm", required=True, help="the slug again")
+    tenant_delete.set_defaults(run=_tenant_delete)
 
     user = commands.add_parser("user", help="users").add_subparsers(
         dest="user_command", required=True
