@@ -424,7 +424,6 @@ async def _receive(socket: ClientConnection, timeout_s: float) -> dict[str, Any]
     except ConnectionClosed as closed:
         # A refused connection_init closes the socket (4403: a bad or expired token).
         raise SyncError(f"the subscription was closed: {closed}") from None
-    # Renshi sends its JSON in binary frames; the protocol's text frames are read as well.
     message: dict[str, Any] = json.loads(frame)
     return message
 

@@ -40,13 +40,21 @@ async def server_url(app: Starlette) -> AsyncIterator[str]:
     await task
 
 
+async def _text(socket: Any) -> str:
+    """The next frame, which graphql-transport-ws requires to be text (clients such as gql's
+    refuse binary frames)."""
+    frame = await socket.recv()
+    assert isinstance(frame, str), f"a binary frame: {frame!r}"
+    return frame
+
+
 async def _events(url: str, token: str, import_id: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     async with websockets.connect(url, subprotocols=[PROTOCOL]) as socket:
         await socket.send(
             json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
         )
-        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        assert json.loads(await _text(socket))["type"] == "connection_ack"
         await socket.send(
             json.dumps(
                 {
@@ -57,7 +65,7 @@ async def _events(url: str, token: str, import_id: str) -> list[dict[str, Any]]:
             )
         )
         while True:
-            message = json.loads(await asyncio.wait_for(socket.recv(), 60))
+            message = json.loads(await asyncio.wait_for(_text(socket), 60))
             if message["type"] == "complete":
                 return events
             assert message["type"] == "next", message

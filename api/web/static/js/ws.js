@@ -7,7 +7,6 @@ import { ApiError } from "./api.js";
 import { accessToken } from "./session.js";
 
 const PROTOCOL = "graphql-transport-ws";
-const decoder = new TextDecoder();
 
 function socketUrl() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -41,15 +40,13 @@ export function subscribe(query, variables, { onNext, onError, onComplete }) {
     const token = await accessToken();
     if (finished) return;
     socket = new WebSocket(socketUrl(), PROTOCOL);
-    socket.binaryType = "arraybuffer"; // the server sends its JSON as binary frames
     socket.addEventListener("open", () => {
       socket.send(
         JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${token}` } }),
       );
     });
     socket.addEventListener("message", (event) => {
-      const text = typeof event.data === "string" ? event.data : decoder.decode(event.data);
-      const message = JSON.parse(text);
+      const message = JSON.parse(event.data);
       switch (message.type) {
         case "connection_ack":
           socket.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query, variables } }));
