@@ -3,8 +3,9 @@
 
 For each request, in order: a request id (echoed in ``X-Request-ID``) bound to the logs; the
 body size limit; on ``/graphql``, the bearer token turned into a principal and the
-per-principal (or per-address) rate limit; then, once the response is out, one access log
-line and the latency metric. It is one middleware rather than three because every layer
+per-principal (or per-address) rate limit; a database that went away before the response
+started answered as a coded 503; then, once the response is out, one access log line and the
+latency metric. It is one middleware rather than three because every layer
 costs each request its own coroutine and send wrapper.
 """
 
@@ -26,6 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.runtime import AppRuntime
 from tenants.authorization import Principal
+from tenants.database.faults import MESSAGES as FAULT_MESSAGES
+from tenants.database.faults import DatabaseFault, database_fault
 from tenants.identity.tokens import InvalidTokenError
 from tenants.scope import TenantTransaction
 
@@ -89,6 +92,19 @@ def _error(
     )
 
 
+def _fault_response(fault: DatabaseFault, request_id: str) -> Responder:
+    if fault is DatabaseFault.UNAVAILABLE:
+        return _error(
+            503,
+            fault.value,
+            FAULT_MESSAGES[fault],
+            {"Retry-After": "1"},
+            retryable=True,
+            requestId=request_id,
+        )
+    return _error(503, fault.value, FAULT_MESSAGES[fault], requestId=request_id)
+
+
 # A cross-site form can post multipart/form-data without a preflight; tokens travel only in
 # the Authorization header, which such a form cannot set, so a multipart GraphQL request
 # (an import upload) must carry one.
@@ -146,11 +162,12 @@ class EdgeMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
+        responded = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
                 response_headers = MutableHeaders(scope=message)
                 response_headers["x-request-id"] = request_id
                 tx = state.transaction
@@ -163,7 +180,16 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            await self._handle(scope, receive, send_with_id, headers, state)
+            try:
+                await self._handle(scope, receive, send_with_id, headers, state)
+            except Exception as exc:
+                fault = database_fault(exc)
+                if fault is None or responded:
+                    raise
+                # The database went away around the operation (opening its transaction,
+                # committing it) or outside GraphQL: a coded answer, not a bare 500.
+                _log.warning("database_fault", fault=fault.value, error=repr(exc))
+                await _fault_response(fault, request_id)(send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             path = scope["path"]

@@ -1,13 +1,14 @@
 """What the GraphQL edge enforces around every operation, with no per-request extension.
 
 Cached parsing under a token limit, cached validation with depth and alias limits, the
-introspection policy and no suggestions in its messages, masking of unexpected errors, and
-operation metrics. They behave as
-strawberry's ``ParserCache``, ``MaxTokensLimiter``, ``ValidationCache``, ``QueryDepthLimiter``,
-``MaxAliasesLimiter`` and ``MaskErrors`` do, but run as plain calls from the schema and the
-view: on a small query the hooks of those extensions cost more than the query's own
-database work. The validation rules are built once per schema, because the validation
-cache is keyed by rule classes and rules made afresh per request would never let it hit.
+introspection policy and no suggestions in its messages, masking of unexpected errors (a
+database that is away and a statement timeout keep codes of their own), and operation
+metrics. They behave as strawberry's ``ParserCache``, ``MaxTokensLimiter``,
+``ValidationCache``, ``QueryDepthLimiter``, ``MaxAliasesLimiter`` and ``MaskErrors`` do,
+but run as plain calls from the schema and the view: on a small query the hooks of those
+extensions cost more than the query's own database work. The validation rules are built
+once per schema, because the validation cache is keyed by rule classes and rules made
+afresh per request would never let it hit.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionNode,
+    StringValueNode,
     parse,
 )
 from graphql import validate as validate_with
@@ -40,6 +42,8 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from api.graphql.errors import ClientError
+from tenants.database.faults import MESSAGES as FAULT_MESSAGES
+from tenants.database.faults import DatabaseFault, database_fault
 from tenants.settings import Settings
 
 OPERATION_SECONDS = Histogram(
@@ -176,6 +180,33 @@ def _shape(query: str, operation_name: str | None, max_tokens: int) -> Operation
     )
 
 
+NUL_MESSAGE = "Text may not contain the NUL character (U+0000). 文本不能包含空字符（U+0000）。"
+
+
+def nul_refused(nodes: Node | None = None) -> GraphQLError:
+    return GraphQLError(NUL_MESSAGE, nodes, extensions={"code": "BAD_USER_INPUT"})
+
+
+class NoNulCharacters(ASTValidationRule):
+    """Refuses string literals with U+0000: PostgreSQL text and jsonb cannot hold it, and a
+    statement that carries one fails, which ends the operation's transaction."""
+
+    def enter_string_value(self, node: StringValueNode, *_: object) -> None:
+        if "\x00" in node.value:
+            self.report_error(nul_refused(node))
+
+
+def has_nul(value: object) -> bool:
+    """Whether a variable value holds U+0000 in any string, object key included."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(key) or has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(has_nul(item) for item in value)
+    return False
+
+
 def introspection_mode(settings: Settings) -> str:
     if settings.introspection is not None:
         return "on" if settings.introspection else "off"
@@ -190,14 +221,24 @@ def is_expected(error: GraphQLError) -> bool:
 
 
 def mask(error: GraphQLError, request_id: str) -> GraphQLError:
-    """An unexpected error as the caller sees it: nothing but where to find it in our logs."""
+    """An unexpected error as the caller sees it: nothing but where to find it in our logs,
+    and, when the database was away or a statement ran too long, a code that says so."""
+    fault = database_fault(error.original_error)
+    if fault is not None:
+        extensions: dict[str, object] = {"code": fault.value, "requestId": request_id}
+        if fault is DatabaseFault.UNAVAILABLE:
+            extensions["retryable"] = True
+        message = f"{FAULT_MESSAGES[fault]} (request id {request_id})"
+    else:
+        extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+        message = f"Unexpected error; quote request id {request_id} when reporting it."
     return GraphQLError(
-        message=f"Unexpected error; quote request id {request_id} when reporting it.",
+        message=message,
         nodes=error.nodes,
         source=error.source,
         positions=error.positions,
         path=error.path,
-        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        extensions=extensions,
     )
 
 
@@ -221,6 +262,7 @@ class EdgePolicy:
                 depth_validator(settings.max_query_depth, should_ignore=None),
                 introspection_depth_validator(settings.max_query_depth),
                 alias_validator(settings.max_aliases),
+                NoNulCharacters,
             ),
             introspection=introspection_mode(settings),
         )

@@ -1,4 +1,5 @@
-"""The ORM's PostgreSQL engine: tortoise's asyncpg client, counting statements per operation.
+"""The ORM's PostgreSQL engine: tortoise's asyncpg client, counting statements per operation
+and giving connections back to the pool when a transaction cannot begin.
 
 Every statement the ORM runs inside a tenant transaction is counted, and its time summed, on
 that transaction (``TenantTransaction.statements``, ``.db_seconds``): the access log and the
@@ -17,9 +18,12 @@ from typing import Any, TypeVar
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
 from tortoise.backends.base.client import (
     NestedTransactionContext,
+    TransactionalDBClient,
     TransactionContext,
     TransactionContextPooled,
 )
+from tortoise.connection import get_connections
+from tortoise.exceptions import DBConnectionError
 
 from tenants.scope import record_statement
 
@@ -51,9 +55,38 @@ class CountingTransactionWrapper(TransactionWrapper):
     execute_script = _counted(TransactionWrapper.execute_script)
 
 
+class ReleasingTransactionContext(TransactionContextPooled):
+    """tortoise's pooled transaction, giving its connection back when BEGIN fails.
+
+    tortoise acquires the connection, then begins; when the BEGIN fails the caller's ``async
+    with`` never reaches ``__aexit__`` and the connection is never released: in a database
+    restart each such failure took one connection out of the pool for good, until every
+    request waited on an empty pool. A BEGIN fails only on a broken connection (the server
+    ended the session; asyncpg then also reports protocol states such as "another operation
+    is in progress"), so the connection is closed and the failure reported as a lost one.
+    """
+
+    async def __aenter__(self) -> TransactionalDBClient:
+        await self.ensure_connection()
+        pool = self.client._parent._pool
+        connection = await pool.acquire()
+        self.client._connection = connection
+        self.token = get_connections().set(self.connection_name, self.client)
+        try:
+            await self.client.begin()
+        except BaseException as exc:
+            get_connections().reset(self.token)
+            connection.terminate()
+            await pool.release(connection)  # the pool replaces it on a later acquire
+            if isinstance(exc, Exception):
+                raise DBConnectionError("the connection failed before BEGIN completed") from exc
+            raise
+        return self.client
+
+
 class CountingAsyncpgClient(AsyncpgDBClient):
     def _in_transaction(self) -> TransactionContext:
-        return TransactionContextPooled(CountingTransactionWrapper(self), self._pool_init_lock)
+        return ReleasingTransactionContext(CountingTransactionWrapper(self), self._pool_init_lock)
 
 
 client_class = CountingAsyncpgClient
