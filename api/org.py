@@ -11,7 +11,7 @@ from strawberry import relay
 from strawberry.dataloader import DataLoader
 
 from api.graphql.context import Info, RequestContext
-from api.graphql.errors import Error, ItemError, error_from, item_error
+from api.graphql.errors import Error, ItemError, bad_input_from, error_from, item_error
 from api.graphql.fields import field, root_field, root_mutation
 from api.graphql.mutations import attempt
 from api.graphql.relay import PAGE_SIZE, node_type, paginated, require_node_id, to_connection
@@ -250,7 +250,11 @@ class OrgQueries:
     ) -> relay.Connection[OrgUnitType]:
         tenant = info.context.tenant_id
         given = filter or OrgUnitFilter()
-        parent = _unit_id(given.parent_id, "parentId") if given.parent_id is not None else None
+        try:
+            parent = _unit_id(given.parent_id, "parentId") if given.parent_id is not None else None
+        except ServiceError as exc:
+            # A query has no error union: an id of something else is bad input.
+            raise bad_input_from(exc) from None
         page = await paginated(
             lambda: org_repo.list_units(
                 tenant,

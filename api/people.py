@@ -29,7 +29,7 @@ from api.feedback import (
     summary_type,
 )
 from api.graphql.context import Info, RequestContext
-from api.graphql.errors import Error, ItemError, error_from, item_error
+from api.graphql.errors import Error, ItemError, bad_input_from, error_from, item_error
 from api.graphql.fields import field, root_field, root_mutation
 from api.graphql.loading import later, now_or_later, prime, selected_below
 from api.graphql.mutations import attempt
@@ -522,18 +522,24 @@ class PeopleQueries:
         tenant = context.tenant_id
         given = filter or EmployeeFilter()
         visibility = await context.visibility(LIST_OPERATION)
-        unit_id = (
-            require_node_id(given.org_unit_id, "OrgUnit", "org unit", "组织单元", field="orgUnitId")
-            if given.org_unit_id is not None
-            else None
-        )
-        requirements = [
-            people_repo.SkillRequirement(
-                skill_id=require_node_id(r.skill_id, "Skill", "skill", "技能", field="skills"),
-                min_level=r.min_level,
+        try:
+            unit_id = (
+                require_node_id(
+                    given.org_unit_id, "OrgUnit", "org unit", "组织单元", field="orgUnitId"
+                )
+                if given.org_unit_id is not None
+                else None
             )
-            for r in given.skills or []
-        ]
+            requirements = [
+                people_repo.SkillRequirement(
+                    skill_id=require_node_id(r.skill_id, "Skill", "skill", "技能", field="skills"),
+                    min_level=r.min_level,
+                )
+                for r in given.skills or []
+            ]
+        except ServiceError as exc:
+            # A query has no error union: an id of something else is bad input.
+            raise bad_input_from(exc) from None
         page = await paginated(
             lambda: employee_service.page(
                 tenant,

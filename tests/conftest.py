@@ -20,6 +20,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+import structlog
 from starlette.applications import Starlette
 
 from api.app import create_app
@@ -30,6 +31,18 @@ from tenants.database.provision import provision
 from tenants.database.urls import with_role
 from tenants.settings import Settings
 from tests.support.graphql import GraphQLClient
+
+# Tests never call ``configure_logging`` (the app is made with ``configure_logs=False``), so
+# structlog keeps its default console renderer, which formats a logged traceback with rich
+# (installed with schemathesis), locals included: seconds per logged error. Plain ones.
+structlog.configure(
+    processors=[
+        *structlog.get_config()["processors"][:-1],
+        structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        ),
+    ]
+)
 
 TEST_OWNER = "renshi_test_owner"
 TEST_APP = "renshi_test_app"

@@ -31,7 +31,14 @@ from api.dashboards.rd import RdDashboardQueries
 from api.dashboards.school import SchoolDashboardQueries
 from api.feedback import FeedbackMutations, FeedbackType
 from api.graphql.context import Info, RequestContext
-from api.graphql.edge import EdgePolicy, is_expected, parse_document, validate
+from api.graphql.edge import (
+    EdgePolicy,
+    has_nul,
+    is_expected,
+    nul_refused,
+    parse_document,
+    validate,
+)
 from api.graphql.fields import root_field
 from api.graphql.permissions import is_guarded
 from api.graphql.relay import registered_node_types, resolve_node
@@ -178,9 +185,10 @@ class RenshiSchema(strawberry.Schema):
                 *self.policy.rules_for(authenticated=authenticated),
             )
             execution.validation_rules = rules
-            execution.pre_execution_errors = validate(
-                self._schema, query, self.policy.max_tokens, rules
-            )
+            errors = validate(self._schema, query, self.policy.max_tokens, rules)
+            if not errors and variable_values and has_nul(variable_values):
+                errors = [nul_refused()]
+            execution.pre_execution_errors = errors
         return execution
 
     def _get_custom_context_kwargs(

@@ -61,10 +61,10 @@ def today() -> date:
 class SkillChanges:
     """What to set; a field left at ``KEEP`` is not touched, ``None`` clears it.
 
-    ``aliases`` replaces the whole list.
+    ``aliases`` replaces the whole list; a ``None`` name is refused, a skill needs one.
     """
 
-    name: str | Keep = KEEP
+    name: str | Keep | None = KEEP
     name_zh: str | Keep | None = KEEP
     name_en: str | Keep | None = KEEP
     category: str | Keep | None = KEEP
@@ -345,7 +345,10 @@ class SkillService:
         """Checked, normal values of the given fields; every problem reported at once."""
         problems = Problems()
         values: dict[str, Any] = {}
-        if "name" in given:
+        if "name" in given and given["name"] is None:
+            # Clearing the name is asking for a skill without one.
+            problems.found.append(invalid("name", "is required", "必填"))
+        elif "name" in given:
             name = given["name"]
             values["name"] = problems.take(
                 functools.partial(clean_name, name, "name", max_length=NAME_LENGTH)

@@ -187,3 +187,23 @@ async def test_the_unit_list_costs_the_same_statements_for_any_page_size(
     names = [edge["node"]["name"] for edge in everything]
     assert len(names) == 25
     assert not [name for name in names if "elsewhere" in name]
+
+
+async def test_a_parent_filter_naming_something_else_is_bad_input(
+    gql: GraphQLClient, runtime: AppRuntime
+) -> None:
+    # given a person's id, and another tenant's unit, where a unit's id belongs
+    tenant, other = await create_tenant(), await create_tenant()
+    person = await create_employee(tenant)
+    theirs = await create_org_unit(other, name="Theirs", kind="department")
+    await create_org_unit(other, name="Below theirs", kind="team", parent=theirs)
+    token = user_token(runtime.tokens, await create_user(tenant, roles=("admin",)))
+    query = """query($parent: ID!) { orgUnits(filter: { parentId: $parent }) {
+      edges { node { name } } } }"""
+    # when
+    wrong_type = await gql(query, {"parent": global_id("Employee", person.id)}, token=token)
+    foreign = await gql(query, {"parent": global_id("OrgUnit", theirs.id)}, token=token)
+    # then the caller hears which argument is wrong, not an unexpected error
+    assert wrong_type.error_codes == ["BAD_USER_INPUT"]
+    assert wrong_type.errors[0]["extensions"]["field"] == "parentId"
+    assert foreign.ok() == {"orgUnits": {"edges": []}}

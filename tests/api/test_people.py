@@ -371,3 +371,29 @@ async def test_custom_field_definitions_cost_the_same_statements_for_any_number(
         }
         costs.add(response.statements)
     assert costs == {3}, costs  # the scope, the caller, the definitions
+
+
+async def test_filters_naming_something_else_are_bad_input(
+    gql: GraphQLClient, runtime: AppRuntime
+) -> None:
+    # given ids of a person and of a unit where a unit's and a skill's belong
+    tenant, other = await create_tenant(), await create_tenant()
+    unit = await create_org_unit(tenant, name="Team", kind="team")
+    person = await create_employee(tenant, name="Ann", org_unit=unit)
+    await create_employee(other, name="Foreigner")
+    token = user_token(runtime.tokens, await create_user(tenant, roles=("hr",)))
+    # when
+    by_unit = await gql(
+        EMPLOYEES, {"filter": {"orgUnitId": global_id("Employee", person.id)}}, token=token
+    )
+    by_skill = await gql(
+        EMPLOYEES,
+        {"filter": {"skills": [{"skillId": global_id("OrgUnit", unit.id), "minLevel": 1}]}},
+        token=token,
+    )
+    # then each is refused naming its field, not masked as an unexpected error
+    assert by_unit.error_codes == ["BAD_USER_INPUT"]
+    assert by_unit.errors[0]["extensions"]["field"] == "orgUnitId"
+    assert by_skill.error_codes == ["BAD_USER_INPUT"]
+    assert by_skill.errors[0]["extensions"]["field"] == "skills"
+    assert await _names(gql, token, {"orgUnitId": global_id("OrgUnit", unit.id)}) == ["Ann"]

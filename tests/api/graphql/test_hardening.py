@@ -108,3 +108,37 @@ async def test_a_client_request_id_is_echoed_and_bad_ones_are_replaced(
     bad = await http.get("/healthz", headers={"x-request-id": "<script>"})
     assert bad.headers["x-request-id"] != "<script>"
     assert len(bad.headers["x-request-id"]) == 32
+
+
+UPSERT_PEOPLE = """mutation($items: [EmployeeUpsertInput!]!) { upsertEmployees(items: $items) {
+  ... on EmployeesUpsertPayload { results { outcome } } } }"""
+
+
+async def test_text_with_a_nul_character_is_refused_as_bad_input(
+    gql: GraphQLClient, runtime: AppRuntime
+) -> None:
+    # PostgreSQL cannot hold U+0000: a lookup by such a number used to fail the statement.
+    token = await _admin_token(runtime)
+    in_a_literal = await gql(
+        'mutation { upsertEmployees(items: [{ employeeNumber: "E1\\u0000", name: "Ann" }]) {'
+        " __typename } }",
+        token=token,
+    )
+    in_a_variable = await gql(
+        UPSERT_PEOPLE, {"items": [{"employeeNumber": "E1\x00", "name": "Ann"}]}, token=token
+    )
+    in_a_json_key = await gql(
+        UPSERT_PEOPLE,
+        {"items": [{"employeeNumber": "E1", "name": "Ann", "customFields": {"a\x00": 1}}]},
+        token=token,
+    )
+    for refused in (in_a_literal, in_a_variable, in_a_json_key):
+        assert refused.status == 200
+        assert refused.body.get("data") is None
+        assert refused.error_codes == ["BAD_USER_INPUT"]
+        assert "U+0000" in refused.errors[0]["message"]
+    # the same batch without it is written
+    written = await gql(
+        UPSERT_PEOPLE, {"items": [{"employeeNumber": "E1", "name": "Ann"}]}, token=token
+    )
+    assert written.ok() == {"upsertEmployees": {"results": [{"outcome": "CREATED"}]}}

@@ -118,6 +118,23 @@ async def test_an_alias_equal_to_the_own_name_is_dropped_and_aliases_are_checked
     assert await _actions(a, "skill", rust.id) == ["create", "update"]
 
 
+async def test_clearing_a_skills_name_is_refused_as_required() -> None:
+    # given a skill, and one of the same name in another tenant
+    a, b = await create_tenant(), await create_tenant()
+    go = await create_skill(a, "Go")
+    await create_skill(b, "Go")
+    tid = tenant_id(a)
+    # when the update sends the name as null
+    async with tenant_transaction(tid):
+        with pytest.raises(ServiceError) as caught:
+            await skill_service.update(tid, go.id, SkillChanges(name=None, category="x" * 121))
+    # then it is a problem of the name, reported with the others, and nothing changed
+    assert caught.value.code == ErrorCode.INVALID
+    assert sorted(_fields(caught.value), key=str) == ["category", "name"]
+    async with tenant_transaction(tid):
+        assert (await skill_service.get(tid, go.id)).name == "Go"
+
+
 async def test_skill_fields_are_validated_all_at_once() -> None:
     a = await create_tenant()
     tid = tenant_id(a)
