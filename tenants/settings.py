@@ -101,6 +101,15 @@ class Settings(BaseSettings):
     worker_threads: int = Field(default=2, ge=1, validation_alias=_env("RENSHI_WORKER_THREADS"))
     sweep_interval_s: float = Field(default=30.0, gt=0, validation_alias=_env("RENSHI_SWEEP_S"))
     stuck_after_s: float = Field(default=120.0, gt=0, validation_alias=_env("RENSHI_STUCK_AFTER_S"))
+    recompute_delay_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=60,
+        validation_alias=_env("RENSHI_RECOMPUTE_DELAY_S"),
+        description="How long a fact change waits before its open periods are rescored: the "
+        "changes of that time are scored by one recomputation (an explicit "
+        "recomputeScorecards is never delayed).",
+    )
 
     # Logging -----------------------------------------------------------------------------
     log_level: str = Field(default="INFO", validation_alias=_env("RENSHI_LOG_LEVEL"))

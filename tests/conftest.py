@@ -94,6 +94,8 @@ def settings(home: Path, database: tuple[str, str]) -> Settings:
         log_format="console",
         log_level="WARNING",
         sweep_interval_s=3600,
+        # Fact changes are rescored at once: tests wait for the job they queue.
+        recompute_delay_s=0,
     )
 
 

@@ -25,6 +25,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware, default_middleware
 
+from domain.indicators.service import recompute_requests
 from domain.jobs.service import JobMessage, job_service
 from tenants.scope import TenantID
 from tenants.settings import Settings
@@ -136,7 +137,11 @@ class JobRuntime:
         if actor is None:
             raise LookupError(f"no actor for job kind {message.kind!r}")
         # Publishing to Redis or RabbitMQ is blocking network I/O.
-        await asyncio.to_thread(actor.send, str(message.job_id), str(message.tenant_id))
+        await asyncio.to_thread(
+            actor.send_with_options,
+            args=(str(message.job_id), str(message.tenant_id)),
+            delay=message.delay_ms or None,
+        )
 
     def queues(self) -> set[str]:
         return {actor.queue_name for actor in self.actors.values()}
@@ -166,6 +171,7 @@ def start_job_runtime(
     }
     runtime = JobRuntime(broker=broker, actors=actors)
     job_service.set_dispatcher(runtime.dispatch)
+    recompute_requests.delay_s = settings.recompute_delay_s
     return runtime
 
 

@@ -617,9 +617,15 @@ def _month_end(day: date) -> date:
 
 
 class RecomputeRequests:
-    """Debounced recomputation: at most one queued job per period at any time."""
+    """Debounced recomputation: at most one queued job per period at any time. A fact change
+    queues its job ``delay_s`` late (``RENSHI_RECOMPUTE_DELAY_S``, set with the job
+    runtime), so the changes of those seconds, which find it queued, are scored by it: a
+    stream of writes costs a recomputation every ``delay_s``, not one per write."""
 
-    async def request(self, tenant: TenantID, period_id: UUID) -> UUID:
+    def __init__(self) -> None:
+        self.delay_s = 0.0
+
+    async def request(self, tenant: TenantID, period_id: UUID, *, delay_s: float = 0.0) -> UUID:
         queued = await jobs_repo.queued_job_with_payload(
             tenant, RECOMPUTE_JOB, {"period_id": str(period_id)}
         )
@@ -630,6 +636,7 @@ class RecomputeRequests:
             kind=RECOMPUTE_JOB,
             payload={"period_id": str(period_id)},
             created_by=current_actor().id,
+            delay_s=delay_s,
         )
         return job.id
 
@@ -640,7 +647,7 @@ class RecomputeRequests:
         if not job_service.can_dispatch():
             return
         for period in await repo.open_periods_covering(tenant, earliest, latest):
-            await self.request(tenant, period.id)
+            await self.request(tenant, period.id, delay_s=self.delay_s)
 
 
 indicator_sets = IndicatorSetService()

@@ -30,6 +30,7 @@ class JobMessage:
     job_id: UUID
     tenant_id: TenantID
     kind: str
+    delay_ms: int = 0  # the broker holds the message this long before a worker sees it
 
 
 Dispatcher = Callable[[JobMessage], Awaitable[None]]
@@ -62,14 +63,18 @@ class JobService:
         kind: str,
         payload: dict[str, Any] | None = None,
         created_by: UUID | None = None,
+        delay_s: float = 0.0,
     ) -> Job:
-        """Create a queued job; its message is sent when the current transaction commits."""
+        """Create a queued job; its message is sent when the current transaction commits, to
+        be delivered ``delay_s`` seconds later."""
         dispatch = self._require_dispatcher()
         tx = require_tenant(tenant)
         job = await repo.insert_job(
             tenant, kind=kind, payload=payload or {}, created_by=created_by, at=datetime.now(UTC)
         )
-        message = JobMessage(job_id=job.id, tenant_id=tenant, kind=kind)
+        message = JobMessage(
+            job_id=job.id, tenant_id=tenant, kind=kind, delay_ms=round(delay_s * 1000)
+        )
         tx.on_commit(lambda: dispatch(message))
         return job
 

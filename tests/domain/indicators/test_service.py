@@ -20,6 +20,7 @@ from domain.indicators.service import (
     fact_service,
     indicator_sets,
     period_service,
+    recompute_requests,
 )
 from domain.jobs.models import Job, JobStatus
 from domain.people.service import custom_field_service
@@ -386,3 +387,40 @@ async def test_fact_changes_queue_one_recomputation_per_open_period_they_touch()
         assert finished.status == JobStatus.SUCCEEDED
     async with tenant_transaction(tid):
         assert await Scorecard.filter(period_id=quarter.id, employee_id=person.id).exists()
+
+
+async def test_fact_changes_in_quick_succession_are_scored_by_one_delayed_recomputation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: an open quarter, fact changes waiting a second before they are scored
+    monkeypatch.setattr(recompute_requests, "delay_s", 1.0)
+    tenant = await create_tenant()
+    tid = tenant_id(tenant)
+    person = await create_employee(tenant, level="mid")
+    async with tenant_transaction(tid):
+        quarter = await period_service.create(
+            tid,
+            code="2026-Q3",
+            kind="quarter",
+            starts_on=date(2026, 7, 1),
+            ends_on=date(2026, 9, 30),
+        )
+    # when: three writes, each in its own transaction, within that second
+    for value in (1.0, 2.0, 3.0):
+        async with tenant_transaction(tid):
+            await fact_service.record_many(
+                tid,
+                [
+                    FactInput(
+                        kind="sales_request", employee_id=person.id, occurred_at=AT, value=value
+                    )
+                ],
+            )
+    # then: one job, which the broker held for the second before a worker started it
+    async with tenant_transaction(tid):
+        jobs = await Job.filter(kind=RECOMPUTE_JOB)
+    assert [job.payload["period_id"] for job in jobs] == [str(quarter.id)]
+    finished = await wait_for_job(tid, jobs[0].id)
+    assert finished.status == JobStatus.SUCCEEDED
+    assert finished.started_at is not None
+    assert finished.started_at - finished.created_at >= timedelta(seconds=1)
