@@ -601,6 +601,19 @@ def _per_request_ms(cpu_s: float, requests: int) -> float:
     return round(1000 * cpu_s / requests, 3) if requests else math.nan
 
 
+def request_bench_status(
+    report: dict[str, Any] | None, *, check: bool, progress: Callable[[str], None]
+) -> int:
+    """The exit status of a bench of requests whose report counts ``errors``: 130 when it
+    was stopped, 1 when a request failed (its figures are then not comparable) or, with
+    ``check``, when the goal is missed, else 0."""
+    if report is None:
+        return 130
+    if report["errors"]:
+        progress("some requests failed: the figures are not comparable")
+    return 1 if report["errors"] or (check and not report["meets_goal"]) else 0
+
+
 def run_report(
     run: Coroutine[Any, Any, dict[str, Any]],
     *,

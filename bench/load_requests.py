@@ -4,7 +4,8 @@ Seven operations, each a GraphQL document of the web app's pages (api/web/static
 with a weight (how often a user picks it among the others) and the variables a user fills
 in from the ids ``bench.load`` read once (a ``Plan``):
 
-    login        log in again (``login``, as the web app's login page does; argon2id)
+    login        log in again, a new session (``login``, as the web app's login page
+                 does; argon2id)
     profile      a person's profile page (``node``: record, unit path, level, skills,
                  latest appraisal; the periods)
     people       a page of 50 of the people list: the first, a later one, or one unit's
@@ -132,13 +133,15 @@ class Operation:
 OPERATIONS = {
     operation.name: operation
     for operation in (
+        # A person logs in once a session (each simulated user when it starts, too), and a
+        # session is a few hundred steps: one step in about 200 is a new login.
         Operation("login", 1, LOGIN, "login", "LoginPayload"),
-        Operation("profile", 6, PROFILE, "node"),
-        Operation("people", 4, PEOPLE, "employees"),
-        Operation("scorecard", 4, SCORECARD, "scorecard"),
-        Operation("dashboard", 2, DASHBOARD, "rdDashboard"),
-        Operation("matching", 2, MATCH, "matchCandidates"),
-        Operation("fact_write", 3, RECORD_FACT, "recordFact", "FactRecordPayload"),
+        Operation("profile", 60, PROFILE, "node"),
+        Operation("people", 40, PEOPLE, "employees"),
+        Operation("scorecard", 40, SCORECARD, "scorecard"),
+        Operation("dashboard", 20, DASHBOARD, "rdDashboard"),
+        Operation("matching", 20, MATCH, "matchCandidates"),
+        Operation("fact_write", 30, RECORD_FACT, "recordFact", "FactRecordPayload"),
     )
 }
 WEIGHTS = {name: operation.weight for name, operation in OPERATIONS.items()}

@@ -59,6 +59,7 @@ from bench.api import (
     generate_load,
     http_request,
     percentile_ms,
+    request_bench_status,
     run_report,
     server_env,
 )
@@ -427,11 +428,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     report = run_report(run(args), as_json=args.json, render=render_table, stopped=_progress)
-    if report is None:
-        return 130
-    if report["errors"]:
-        _progress("some requests failed: the figures are not comparable")
-    return 1 if report["errors"] or (args.check and not report["meets_goal"]) else 0
+    return request_bench_status(report, check=args.check, progress=_progress)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 from starlette.applications import Starlette
 
@@ -19,6 +18,7 @@ from tests.factories import create_tenant, create_user, user_token
 from tests.factories_records import create_employee
 from tests.support.graphql import GraphQLClient
 from tests.support.imports import ImportClient
+from tests.support.serving import served
 
 PROGRESS = """subscription($id: ID!) { importProgress(id: $id) {
   status rowsRead rowsWritten bytesProcessed progress } }"""
@@ -27,17 +27,8 @@ PROTOCOL = websockets.Subprotocol("graphql-transport-ws")
 
 @pytest.fixture
 async def server_url(app: Starlette) -> AsyncIterator[str]:
-    # The session's application, already started: uvicorn only serves it on a real socket.
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"ws://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    await task
+    async with served(app) as url:
+        yield url.replace("http://", "ws://", 1) + "/graphql"
 
 
 async def _text(socket: Any) -> str:

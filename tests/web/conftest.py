@@ -8,7 +8,6 @@ are never skipped. Each test saves a screenshot per step under test-artifacts/sc
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import secrets
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.async_api import (
     Browser,
     ConsoleMessage,
@@ -36,6 +34,7 @@ from domain.demo.builder import LOADED_TABLES, build_demo, demo_logins
 from domain.demo.catalogue import DEMO_PASSWORD
 from tenants.database.migrate import analyze
 from tenants.settings import Settings
+from tests.support.serving import served
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -123,18 +122,8 @@ def school(demo_tenants: dict[str, DemoTenant]) -> DemoTenant:
 @pytest.fixture(scope="session")
 async def base_url(app: Starlette) -> AsyncIterator[str]:
     """The session's application (already started) served on a real socket."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()  # the server failed to start: say why
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with served(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
