@@ -56,6 +56,7 @@ bench: install
 	$(BIN)/python -m bench.matching --json
 	$(BIN)/python -m bench.imports --json
 	$(BIN)/python -m bench.dashboards --json
+	$(BIN)/python -m bench.load --json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
