@@ -32,10 +32,11 @@ worker: install
 migrate: install
 	$(BIN)/renshi migrate
 
-# Debian's Chromium for tests/web (apt-get as root, sudo -n otherwise; fails with the command
-# to run when neither is possible: the browser tests must not be skipped).
+# Debian's Chromium for tests/web and redis-server for the fault tests (apt-get as root,
+# sudo -n otherwise; fails with the command to run when neither is possible: those tests must
+# not be skipped).
 browser:
-	@scripts/ensure-chromium
+	@scripts/ensure-test-packages
 
 test: install browser
 	$(BIN)/python -m pytest

@@ -2,7 +2,7 @@
 demo tenants of both packs in the test database, and Debian's Chromium driven by Playwright.
 
 Chromium is never downloaded: it is ``/usr/bin/chromium`` (``make test`` installs it through
-scripts/ensure-chromium). Without it these tests fail, with the command that fixes it; they
+scripts/ensure-test-packages). Without it these tests fail, with the command that fixes it; they
 are never skipped. Each test saves a screenshot per step under test-artifacts/screenshots/.
 """
 
@@ -82,7 +82,7 @@ def chromium() -> str:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(
             f"Debian's Chromium is missing at {CHROMIUM}: the browser tests need it. "
-            "Run `make test` (scripts/ensure-chromium installs it) or, as root, "
+            "Run `make test` (scripts/ensure-test-packages installs it) or, as root, "
             "`apt-get install -y chromium`.",
             pytrace=False,
         )
