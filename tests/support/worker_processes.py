@@ -16,9 +16,11 @@ import os
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from tenants.settings import Settings
 
@@ -163,3 +165,60 @@ def start_worker(
         start_new_session=True,
     )
     return WorkerProcess(process, log, out)
+
+
+@dataclass
+class Workers:
+    """The worker processes of one test (each with ``env`` over the defaults), logging to
+    ``folder``; the fixture that makes it stops them whatever the test's outcome."""
+
+    settings: Settings
+    folder: Path
+    env: dict[str, str]
+    started: list[WorkerProcess] = field(default_factory=list)
+
+    def start(
+        self, name: str, *, queues: tuple[str, ...], env: dict[str, str] | None = None
+    ) -> WorkerProcess:
+        worker = start_worker(
+            self.settings,
+            self.folder / f"worker-{name}.log",
+            threads=1,
+            queues=queues,
+            env={**self.env, **(env or {})},
+        )
+        self.started.append(worker)
+        return worker
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {w.log.name} ---\n{w.tail()}" for w in self.started)
+
+    async def stop(self) -> None:
+        for worker in self.started:
+            await worker.stop()
+
+
+T = TypeVar("T")
+
+
+async def wait_for(
+    what: str,
+    read: Callable[[], Awaitable[T]],
+    until: Callable[[T], bool],
+    *,
+    timeout_s: float,
+    workers: Workers,
+    describe: Callable[[T], str] = repr,
+) -> T:
+    """Reads ``read`` until ``until`` holds; fails after ``timeout_s`` with the last value (as
+    ``describe`` puts it) and the workers' logs."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await read()
+        if until(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{what}: not after {timeout_s} s ({describe(value)})\n{workers.logs()}"
+            )
+        await asyncio.sleep(0.1)

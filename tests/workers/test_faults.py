@@ -22,7 +22,7 @@ import json
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -53,7 +53,7 @@ from tests.support.graphql import GraphQLClient
 from tests.support.imports import ImportClient
 from tests.support.jobs import job_runtime
 from tests.support.private_redis import PrivateRedis, private_redis
-from tests.support.worker_processes import WorkerProcess, start_worker
+from tests.support.worker_processes import WorkerProcess, Workers, wait_for
 from workers.kinds import SCORING_STATEMENT_TIMEOUT_MS
 
 T = TypeVar("T")
@@ -70,57 +70,15 @@ async def broker(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
         yield server
 
 
-@dataclass
-class Workers:
-    """The worker processes of one test, stopped (or killed) whatever the test's outcome."""
-
-    settings: Settings
-    folder: Path
-    started: list[WorkerProcess]
-
-    def start(self, name: str, *, queue: str, env: dict[str, str] | None = None) -> WorkerProcess:
-        worker = start_worker(
-            self.settings,
-            self.folder / f"worker-{name}.log",
-            threads=1,
-            queues=(queue,),
-            env={**WORKER_ENV, **(env or {})},
-        )
-        self.started.append(worker)
-        return worker
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {w.log.name} ---\n{w.tail()}" for w in self.started)
-
-
 @pytest.fixture
 async def workers(
     settings: Settings, broker: PrivateRedis, tmp_path: Path
 ) -> AsyncIterator[Workers]:
-    group = Workers(settings.model_copy(update={"broker_url": broker.url}), tmp_path, [])
+    group = Workers(settings.model_copy(update={"broker_url": broker.url}), tmp_path, WORKER_ENV)
     try:
         yield group
     finally:
-        for worker in group.started:
-            await worker.stop()
-
-
-async def _wait_for(
-    what: str,
-    read: Callable[[], Awaitable[T]],
-    until: Callable[[T], bool],
-    *,
-    timeout_s: float,
-    workers: Workers,
-) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = await read()
-        if until(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not after {timeout_s} s ({value})\n{workers.logs()}")
-        await asyncio.sleep(0.1)
+        await group.stop()
 
 
 def _events(
@@ -260,7 +218,7 @@ async def _waiting_jobs(broker: PrivateRedis, queue: str) -> set[str]:
 
 
 async def _wait_until_finished(upload: Uploaded, workers: Workers) -> None:
-    await _wait_for(
+    await wait_for(
         f"the import of {upload.rows} rows finishing",
         lambda: _import(upload),
         lambda row: row.status not in ACTIVE_STATUSES,
@@ -317,11 +275,11 @@ async def test_broker_restart_during_import(
     """
     first = await _uploaded_import(gql, http, runtime, ROWS)
     second = await _uploaded_import(gql, http, runtime, SECOND_ROWS)
-    worker = workers.start("imports", queue="imports", env=ONE_MESSAGE_AT_A_TIME)
+    worker = workers.start("imports", queues=("imports",), env=ONE_MESSAGE_AT_A_TIME)
 
     async with job_runtime(workers.settings, consume=False):
         first_job = await _start(first)
-        await _wait_for(
+        await wait_for(
             "the worker taking the first import",
             lambda: _job(first.tenant, first_job),
             lambda job: job.status != JobStatus.QUEUED,
@@ -329,7 +287,7 @@ async def test_broker_restart_during_import(
             workers=workers,
         )
         second_job = await _start(second)
-    midway = await _wait_for(
+    midway = await wait_for(
         "the first import a third of the way through",
         lambda: _import(first),
         lambda row: row.rows_read >= ROWS // 3 or row.status not in ACTIVE_STATUSES,
@@ -587,10 +545,10 @@ async def test_worker_killed_mid_scoring(
             tid,
             period.id,
         )
-        first = workers.start("a", queue="scoring")
+        first = workers.start("a", queues=("scoring",))
         async with job_runtime(workers.settings, consume=False), tenant_transaction(tid):
             job_id = await period_service.request_recompute(tid, period.id)
-        await _wait_for(
+        await wait_for(
             "worker A at the recomputation's first write",
             lambda: _blocked_by(tid, superuser.get_server_pid()),
             lambda waiting: waiting == 1,
@@ -608,8 +566,8 @@ async def test_worker_killed_mid_scoring(
         await lock.rollback()
 
     # then a new worker takes the job over and writes the uninterrupted result
-    second = workers.start("b", queue="scoring")
-    done = await _wait_for(
+    second = workers.start("b", queues=("scoring",))
+    done = await wait_for(
         "worker B finishing the recomputation",
         lambda: _job(tid, job_id),
         lambda job: job.status in FINISHED_JOBS,

@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ from tenants.settings import Settings
 from tests.factories import create_tenant, tenant_id
 from tests.factories_records import create_employee
 from tests.support.jobs import job_runtime
-from tests.support.worker_processes import WorkerProcess, redis_db, start_worker
+from tests.support.worker_processes import WorkerProcess, Workers, redis_db, wait_for
 
 # Big enough that a worker spends several seconds on it (the kill lands mid-run), small
 # enough that the whole test, takeover wait included, stays well under two minutes.
@@ -54,6 +53,9 @@ REDIS_DB = 12
 # The sweeper of the worker processes runs every 2 s; the dead worker's job is requeued once
 # its heartbeat (every 10 s) is older than 30 s (domain/jobs/service.py).
 WORKER_ENV = {"RENSHI_SWEEP_S": "2", "RENSHI_STUCK_AFTER_S": "5"}
+# The import's queue only: the single worker thread is there for the import, whatever other
+# tests left in the shared database for the sweeper to send.
+IMPORT_QUEUE = ("imports",)
 MAPPING = {
     "columns": {
         "employee": "employee",
@@ -89,31 +91,6 @@ def _facts_csv(rows: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-@dataclass
-class Workers:
-    """The worker processes of one test, stopped (or killed) whatever the test's outcome."""
-
-    settings: Settings
-    folder: Path
-    started: list[WorkerProcess]
-
-    def start(self, name: str) -> WorkerProcess:
-        worker = start_worker(
-            self.settings,
-            self.folder / f"worker-{name}.log",
-            threads=1,
-            # The import's queue only: the single worker thread is there for the import,
-            # whatever other tests left in the shared database for the sweeper to send.
-            queues=("imports",),
-            env=WORKER_ENV,
-        )
-        self.started.append(worker)
-        return worker
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {w.log.name} ---\n{w.tail()}" for w in self.started)
-
-
 @pytest.fixture
 async def workers(settings: Settings, tmp_path: Path) -> AsyncIterator[Workers]:
     assert settings.broker_url is not None
@@ -121,12 +98,11 @@ async def workers(settings: Settings, tmp_path: Path) -> AsyncIterator[Workers]:
         update={"broker_url": redis_db(settings.broker_url, REDIS_DB)}
     )
     await _flush(worker_settings)  # an earlier run's messages name jobs of a dropped database
-    group = Workers(worker_settings, tmp_path, [])
+    group = Workers(worker_settings, tmp_path, WORKER_ENV)
     try:
         yield group
     finally:
-        for worker in group.started:
-            await worker.stop()
+        await group.stop()
         await _flush(worker_settings)
 
 
@@ -195,26 +171,11 @@ async def _facts_of(tenant: TenantID) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in rows]
 
 
-async def _wait_for(
-    what: str,
-    check: Callable[[], Awaitable[Import]],
-    until: Callable[[Import], bool],
-    *,
-    timeout_s: float,
-    workers: Workers,
-) -> Import:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        row = await check()
-        if until(row):
-            return row
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"{what}: not after {timeout_s} s; the import is {row.status.value} "
-                f"(run {row.run}, rows_read {row.rows_read}, error {row.error_code} "
-                f"{row.error_message})\n{workers.logs()}"
-            )
-        await asyncio.sleep(0.2)
+def _import_state(row: Import) -> str:
+    return (
+        f"the import is {row.status.value} (run {row.run}, rows_read {row.rows_read}, "
+        f"error {row.error_code} {row.error_message})"
+    )
 
 
 def _events(worker: WorkerProcess, event: str, **match: str) -> list[dict[str, Any]]:
@@ -276,13 +237,14 @@ async def test_a_worker_killed_mid_import_leaves_nothing_and_the_next_one_import
 
     # Worker A: killed a third of the way through, its open transaction holding the rows
     # staged so far.
-    first = workers.start("a")
-    midway = await _wait_for(
+    first = workers.start("a", queues=IMPORT_QUEUE)
+    midway = await wait_for(
         "worker A a third of the way through",
         lambda: _import(tid, import_id),
         lambda row: row.rows_read >= ROWS // 3 or row.status not in BEFORE_LOADING,
         timeout_s=60,
         workers=workers,
+        describe=_import_state,
     )
     assert midway.status == ImportStatus.VALIDATING, (midway.status, workers.logs())
     await first.kill()
@@ -301,13 +263,14 @@ async def test_a_worker_killed_mid_import_leaves_nothing_and_the_next_one_import
 
     # Worker B: the redelivered message (or the sweeper, once the job's heartbeat is stale)
     # gives it the job; the run starts over from the first row.
-    second = workers.start("b")
-    done = await _wait_for(
+    second = workers.start("b", queues=IMPORT_QUEUE)
+    done = await wait_for(
         "worker B finishing the import",
         lambda: _import(tid, import_id),
         lambda row: row.status not in ACTIVE_STATUSES,
         timeout_s=90,
         workers=workers,
+        describe=_import_state,
     )
     finished = time.monotonic()
     assert done.status == ImportStatus.SUCCEEDED, (done.error_code, done.error_message)
