@@ -2,8 +2,7 @@
 
 A table is tenant-owned when it has a ``tenant_id`` column (the design's rule for every
 tenant table); ``tenants`` itself is the tenant's own row. Foreign keys between them give
-the order in which rows can be deleted, and the guard triggers (append-only tables) are the
-ones a deletion has to step past.
+the order in which rows can be deleted.
 """
 
 from __future__ import annotations
@@ -49,31 +48,11 @@ _FOREIGN_KEYS = """
       AND dst.relnamespace = current_schema()::regnamespace
 """
 
-# Enabled user triggers that run before each deleted row: the guards of append-only tables
-# (``audit_log``, ``facts``) refuse every DELETE, the tenant's erasure included.
-_DELETE_GUARDS = """
-    SELECT c.relname AS table_name, t.tgname AS trigger_name, t.tgenabled::text AS enabled
-    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-    WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
-      AND c.relnamespace = current_schema()::regnamespace
-      AND (t.tgtype & 1) = 1   -- FOR EACH ROW
-      AND (t.tgtype & 2) = 2   -- BEFORE
-      AND (t.tgtype & 8) = 8   -- DELETE
-    ORDER BY c.relname, t.tgname
-"""
-
 
 @dataclass(frozen=True)
 class TenantTable:
     name: str
     columns: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class DeleteGuard:
-    table: str
-    trigger: str
-    enabled: str  # pg_trigger.tgenabled: O (origin), A (always) or R (replica)
 
 
 def quote_ident(name: str) -> str:
@@ -112,10 +91,3 @@ async def deletion_order(conn: asyncpg.Connection, tables: Sequence[TenantTable]
         raise RuntimeError(
             f"foreign keys form a cycle between tenant tables: {exc.args[1]}"
         ) from exc
-
-
-async def delete_guards(conn: asyncpg.Connection) -> list[DeleteGuard]:
-    return [
-        DeleteGuard(table=r["table_name"], trigger=r["trigger_name"], enabled=r["enabled"])
-        for r in await conn.fetch(_DELETE_GUARDS)
-    ]

@@ -1,17 +1,18 @@
 """Deleting a tenant for good: every row it owns, its keys and its own row, in one transaction.
 
-Runs as the owner role (``DATABASE_ADMIN_URL``): it has to step past the guards of the
-append-only tables (``audit_log``, ``facts``), which only a table's owner can do, and no
-request or job of the application role should ever be able to erase a whole tenant. Row-level
-security is forced on the owner too, so the transaction sets ``app.tenant_id`` like a tenant
-transaction does, and every statement names the tenant besides.
+Runs as the owner role (``DATABASE_ADMIN_URL``): the guards of the append-only tables
+(``audit_log``, ``facts``, migration 0014) let a row be deleted only by a role that may own
+the table, in a transaction whose ``renshi.erase_tenant`` names the row's tenant, so no
+request or job of the application role can ever erase a whole tenant (nor any history).
+Row-level security is forced on the owner too, so the transaction sets ``app.tenant_id``
+like a tenant transaction does, and every statement names the tenant besides.
 
 What is deleted is read from the catalog (``tenants.lifecycle.catalog``): each table with a
 ``tenant_id`` column, referencing tables before the tables they reference, then the tenant's
-row. Guard triggers are disabled only for the one ``DELETE`` that needs it and re-enabled at
-once; this takes a SHARE ROW EXCLUSIVE lock on those tables until the commit, so writes to
-them (other tenants' included) wait for the deletion to finish, reads do not. Before the
-commit, every table is checked to hold no row of the tenant any more.
+row. Only the tenant's rows are locked (its ``tenants`` row first); a ``DELETE``'s table
+lock (ROW EXCLUSIVE) conflicts with no other reader or writer, so other tenants go on
+reading and writing every table, the append-only ones included, while a deletion runs.
+Before the commit, every table is checked to hold no row of the tenant any more.
 
 What lives outside the database: the tenant's keys are rows of ``tenant_keys`` (deleted with
 the rest; the keysets cache of the calling process is cleared, other processes drop theirs
@@ -31,8 +32,6 @@ from tenants.crypto.keysets import TenantKeysets
 from tenants.lifecycle.catalog import (
     TENANT_COLUMN,
     TENANTS_TABLE,
-    DeleteGuard,
-    delete_guards,
     deletion_order,
     quote_ident,
     tenant_tables,
@@ -43,12 +42,12 @@ _log = structlog.get_logger(__name__)
 
 DEFAULT_LOCK_TIMEOUT_MS = 30_000
 
+# ``renshi.erase_tenant`` is what the append-only guards let a DELETE through with (as
+# the owner only); transaction-local like the tenant, so it ends with the erasure.
 _SET_SCOPE = (
-    "SELECT set_config('app.tenant_id', $1, true), set_config('lock_timeout', $2, true), "
-    "set_config('statement_timeout', '0', true)"
+    "SELECT set_config('app.tenant_id', $1, true), set_config('renshi.erase_tenant', $1, true), "
+    "set_config('lock_timeout', $2, true), set_config('statement_timeout', '0', true)"
 )
-# ``ENABLE TRIGGER`` alone would turn an ALWAYS or REPLICA trigger into an ordinary one.
-_ENABLE = {"O": "ENABLE TRIGGER", "A": "ENABLE ALWAYS TRIGGER", "R": "ENABLE REPLICA TRIGGER"}
 
 
 class TenantNotFoundError(LookupError):
@@ -77,21 +76,56 @@ def _count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-async def _delete_from(
-    conn: asyncpg.Connection, table: str, tenant: TenantID, guards: list[DeleteGuard]
-) -> int:
+async def _delete_from(conn: asyncpg.Connection, table: str, tenant: TenantID) -> int:
     # Identifiers come from the catalog and are quoted; the tenant is always a parameter.
-    quoted = quote_ident(table)
-    for guard in guards:
-        await conn.execute(f"ALTER TABLE {quoted} DISABLE TRIGGER {quote_ident(guard.trigger)}")
-    deleted = _count(
-        await conn.execute(f"DELETE FROM {quoted} WHERE {TENANT_COLUMN} = $1", tenant)  # noqa: S608
-    )
-    for guard in guards:
+    return _count(
         await conn.execute(
-            f"ALTER TABLE {quoted} {_ENABLE[guard.enabled]} {quote_ident(guard.trigger)}"
+            f"DELETE FROM {quote_ident(table)} WHERE {TENANT_COLUMN} = $1",  # noqa: S608
+            tenant,
         )
-    return deleted
+    )
+
+
+async def erase_tenant(
+    conn: asyncpg.Connection,
+    tenant: TenantID,
+    *,
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
+) -> DeletionReport:
+    """Delete ``tenant``'s rows in the transaction open on ``conn``, an owner connection.
+
+    Nothing is final until the caller commits; ``delete_tenant`` is the whole operation
+    (this step apart lets a caller hold an erasure open, as the tests do). Raises
+    ``TenantNotFoundError`` and ``TenantDeletionError`` as ``delete_tenant`` does.
+    """
+    if not conn.is_in_transaction():
+        # The settings below are transaction-local: outside one they would vanish at once.
+        raise RuntimeError("erase_tenant needs an open transaction")
+    await conn.execute(_SET_SCOPE, str(tenant), str(lock_timeout_ms))
+    # Locked first: a transaction inserting a row of the tenant holds a key-share lock on it
+    # (its foreign key), so new rows wait, then fail once the tenant is gone.
+    slug = await conn.fetchval("SELECT slug FROM tenants WHERE id = $1 FOR UPDATE", tenant)
+    if slug is None:
+        raise TenantNotFoundError(f"no tenant with id {tenant}")
+    tables = await tenant_tables(conn)
+    rows: dict[str, int] = {}
+    for table in await deletion_order(conn, tables):
+        rows[table] = await _delete_from(conn, table, tenant)
+    rows[TENANTS_TABLE] = _count(await conn.execute("DELETE FROM tenants WHERE id = $1", tenant))
+    remaining = [
+        t.name
+        for t in tables
+        if await conn.fetchval(
+            f"SELECT EXISTS (SELECT FROM {quote_ident(t.name)} "  # noqa: S608
+            f"WHERE {TENANT_COLUMN} = $1)",
+            tenant,
+        )
+    ]
+    if remaining:
+        raise TenantDeletionError(
+            f"rows of tenant {tenant} remain in {', '.join(remaining)}; rolled back"
+        )
+    return DeletionReport(tenant_id=tenant, slug=slug, rows=rows)
 
 
 async def delete_tenant(
@@ -111,39 +145,10 @@ async def delete_tenant(
     conn = await asyncpg.connect(admin_url)
     try:
         async with conn.transaction():
-            await conn.execute(_SET_SCOPE, str(tenant), str(lock_timeout_ms))
-            # Locked first: a transaction inserting a row of the tenant holds a key-share lock
-            # on it (its foreign key), so new rows wait, then fail once the tenant is gone.
-            slug = await conn.fetchval("SELECT slug FROM tenants WHERE id = $1 FOR UPDATE", tenant)
-            if slug is None:
-                raise TenantNotFoundError(f"no tenant with id {tenant}")
-            tables = await tenant_tables(conn)
-            guards: dict[str, list[DeleteGuard]] = {}
-            for guard in await delete_guards(conn):
-                guards.setdefault(guard.table, []).append(guard)
-            rows: dict[str, int] = {}
-            for table in await deletion_order(conn, tables):
-                rows[table] = await _delete_from(conn, table, tenant, guards.get(table, []))
-            rows[TENANTS_TABLE] = _count(
-                await conn.execute("DELETE FROM tenants WHERE id = $1", tenant)
-            )
-            remaining = [
-                t.name
-                for t in tables
-                if await conn.fetchval(
-                    f"SELECT EXISTS (SELECT FROM {quote_ident(t.name)} "  # noqa: S608
-                    f"WHERE {TENANT_COLUMN} = $1)",
-                    tenant,
-                )
-            ]
-            if remaining:
-                raise TenantDeletionError(
-                    f"rows of tenant {tenant} remain in {', '.join(remaining)}; rolled back"
-                )
+            report = await erase_tenant(conn, tenant, lock_timeout_ms=lock_timeout_ms)
     finally:
         await conn.close()
     if keysets is not None:
         keysets.clear_cache()
-    report = DeletionReport(tenant_id=tenant, slug=slug, rows=rows)
-    _log.info("tenant_deleted", tenant_id=str(tenant), slug=slug, rows=report.total)
+    _log.info("tenant_deleted", tenant_id=str(tenant), slug=report.slug, rows=report.total)
     return report
