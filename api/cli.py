@@ -19,6 +19,7 @@ from typing import Any
 from uuid import uuid4
 
 from api.demo_command import add_demo_command
+from domain.imports.export import write_import_files
 from domain.imports.reports import use_import_keys
 from domain.people.service import employee_service
 from domain.templates.onboarding import provision_pack
@@ -137,11 +138,22 @@ async def _tenant_export(args: argparse.Namespace, settings: Settings) -> None:
     async with _database(settings):
         tenant = await _tenant_id(args.slug)
         try:
+            # The full archive: the tables and each import's files, decrypted.
             manifest = await export_tenant_to_path(
-                tenant, out, pii=pii_cipher_from_settings(settings)
+                tenant,
+                out,
+                pii=pii_cipher_from_settings(settings),
+                parts=(write_import_files,),
             )
         except (TenantExportError, OSError) as exc:
             raise CommandError(f"cannot export {args.slug!r} to {args.out!r}: {exc}") from exc
+    # The archive is complete but for these files: exit 0, and say so where an operator looks.
+    for skipped in manifest.skipped_files:
+        print(
+            f"renshi: warning: import {skipped.import_id}: its {skipped.part} file is not in "
+            f"the archive ({skipped.code}): {skipped.reason}",
+            file=sys.stderr,
+        )
     _emit(
         args,
         {
@@ -149,6 +161,8 @@ async def _tenant_export(args: argparse.Namespace, settings: Settings) -> None:
             "file": str(out),
             "tables": len(manifest.tables),
             "rows": sum(t.rows for t in manifest.tables),
+            "import_files": len(manifest.files),
+            "import_files_not_exported": len(manifest.skipped_files),
         },
     )
 

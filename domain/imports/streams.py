@@ -9,6 +9,10 @@ bounded whatever the file size. ``ReportSink`` goes the other way: what a run re
 
 Reports are encrypted with the tenant's import keyset under associated data naming the
 import and the part, so a report chunk copied to another import does not open.
+
+A caller that must read chunks in its own transaction (the tenant export, whose snapshot
+every file must agree with) hands ``decrypted`` a ``CallerChunks``: the same stream, fed by
+the caller's connection instead.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import contextvars
 import io
 import queue
 import threading
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +33,24 @@ from tenants.scope import TenantID, tenant_in_scope, tenant_transaction
 
 QUEUE_DEPTH = 4
 POLL_S = 0.2
+
+
+ChunkFetch = Callable[[int], Awaitable[bytes | None]]
+"""Fetches chunk ``seq`` of one part; None when it is not there."""
+
+
+@dataclass(frozen=True)
+class CallerChunks:
+    """A part's chunks as the caller reads them: ``count`` of them, each by ``fetch(seq)``.
+
+    For a caller whose own transaction must see the chunks (a snapshot the rest of its
+    reads share), instead of the short tenant transactions ``decrypted`` opens by default.
+    ``fetch`` runs in a task of its own while the caller consumes the plaintext: the
+    caller's connection must not be used for anything else meanwhile.
+    """
+
+    count: int
+    fetch: ChunkFetch
 
 
 class StreamStoppedError(Exception):
@@ -123,12 +146,17 @@ async def feed_chunks(
     target: queue.Queue[bytes | BaseException | None],
     stop: threading.Event,
     on_chunk: Callable[[int], None] | None = None,
+    fetch: ChunkFetch | None = None,
 ) -> None:
-    """Fetch chunks ``0..count-1`` of ``part`` into ``target``, then ``None``."""
+    """Fetch chunks ``0..count-1`` of ``part`` into ``target``, then ``None``: by ``fetch``
+    when given, else each in a short tenant transaction."""
     try:
         for seq in range(count):
-            async with tenant_transaction(tenant):
-                data = await repo.get_chunk(tenant, import_id, part, seq)
+            if fetch is not None:
+                data = await fetch(seq)
+            else:
+                async with tenant_transaction(tenant):
+                    data = await repo.get_chunk(tenant, import_id, part, seq)
             if data is None:
                 await put_blocking(
                     target, MissingChunkError(f"chunk {seq} of {part} is missing"), stop
@@ -201,19 +229,24 @@ async def decrypted(
     open_stream: Callable[[io.RawIOBase], Any],
     *,
     piece_bytes: int = 64 * 1024,
+    chunks: CallerChunks | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """The plaintext of ``part``, piece by piece: chunks fetched here, decrypted by a thread.
 
-    ``open_stream`` turns the ciphertext source into a readable plaintext stream.
+    ``open_stream`` turns the ciphertext source into a readable plaintext stream. The
+    chunks are read in short tenant transactions, or as ``chunks`` says when given.
     """
-    async with in_tenant(tenant):
-        count = await repo.chunk_count(tenant, import_id, part)
+    if chunks is None:
+        async with in_tenant(tenant):
+            count = await repo.chunk_count(tenant, import_id, part)
+    else:
+        count = chunks.count
     if count == 0:
         return
     stop = threading.Event()
-    chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=QUEUE_DEPTH)
+    ciphertext: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=QUEUE_DEPTH)
     pieces: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=QUEUE_DEPTH)
-    source = ChunkSource(chunks, stop)
+    source = ChunkSource(ciphertext, stop)
 
     def pump() -> None:
         try:
@@ -230,7 +263,16 @@ async def decrypted(
     # A fresh context: the chunks are read in transactions of their own, never in one the
     # caller may have open (its connection may be busy with something else meanwhile).
     feeder = asyncio.create_task(
-        feed_chunks(tenant, import_id, part, count, chunks, stop), context=contextvars.Context()
+        feed_chunks(
+            tenant,
+            import_id,
+            part,
+            count,
+            ciphertext,
+            stop,
+            fetch=chunks.fetch if chunks is not None else None,
+        ),
+        context=contextvars.Context(),
     )
     thread = threading.Thread(target=pump, name="renshi-report-decrypt", daemon=True)
     thread.start()
@@ -244,7 +286,10 @@ async def decrypted(
             yield item
     finally:
         stop.set()
-        feeder.cancel()
+        if chunks is None:
+            feeder.cancel()
+        # else: a query cancelled on the caller's connection would abort the caller's
+        # transaction; the feeder ends by itself once the fetch in flight returns.
         await asyncio.gather(feeder, return_exceptions=True)
         await asyncio.to_thread(thread.join, 5)
 

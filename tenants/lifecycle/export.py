@@ -2,9 +2,11 @@
 
 The archive is a zip of one JSON-lines file per tenant-owned table (``tables/<table>.jsonl``,
 one object per row, PostgreSQL's own JSON rendering of each value), the tenant's row
-(``tables/tenants.jsonl``) and ``manifest.json``: the format, the tenant, when it was made,
-the schema's migration, each table's file, row count and columns, and which columns were
-decrypted or left out and why.
+(``tables/tenants.jsonl``), whatever the caller's ``ArchivePart``s add, and
+``manifest.json``: the format, the tenant, when it was made, the schema's migration, each
+table's file, row count and columns, which columns were decrypted or left out and why, and
+what the parts recorded (each import file's size and SHA-256, each import file that is not
+in the archive and why).
 
 Every table is read in one REPEATABLE READ, read-only transaction of the application role
 with the tenant set, so row-level security confines it to the tenant and all tables are
@@ -14,6 +16,12 @@ Personal fields sealed with the tenant's ``pii`` keyset are written decrypted: t
 for the organisation (the controller) and the people it answers to, and ciphertext under a
 key the archive does not carry would be no export at all. Secrets are left out (see
 ``EXCLUDED_COLUMNS``).
+
+What a table row alone does not give comes from the layers above, which this module must
+not import (dependencies point domain -> tenants): they hand ``export_tenant`` their
+``ArchivePart``s, run in the same snapshot. Each import's files, decrypted under
+``imports/<import id>/``, are such a part (``domain.imports.export.write_import_files``,
+passed by the ``tenant export`` command).
 """
 
 from __future__ import annotations
@@ -23,12 +31,13 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO, Any
+from typing import IO, Any, Protocol
+from uuid import UUID
 
 import asyncpg
 import tink
@@ -36,7 +45,7 @@ from tink import daead
 from tortoise import connections
 
 from tenants.crypto import repository as key_repo
-from tenants.crypto.keysets import KeysetHandle
+from tenants.crypto.keysets import KeysetHandle, TenantKeysets
 from tenants.crypto.pii import PURPOSE as PII_PURPOSE
 from tenants.crypto.pii import PiiCipher, PiiDecryptionError, pii_associated_data
 from tenants.lifecycle.catalog import (
@@ -51,7 +60,6 @@ from tenants.scope import TenantID, tenant_transaction
 EXPORT_FORMAT = "renshi-tenant-export/v1"
 MANIFEST = "manifest.json"
 CURSOR_PREFETCH = 1000
-
 EXCLUDED_COLUMNS: Mapping[tuple[str, str], str] = MappingProxyType(
     {
         ("users", "password_hash"): (
@@ -69,9 +77,10 @@ EXCLUDED_COLUMNS: Mapping[tuple[str, str], str] = MappingProxyType(
             "never to be handed out; what it protects is exported decrypted instead"
         ),
         ("import_chunks", "data"): (
-            "uploaded import files and their reports, stored as ciphertext under the "
-            "tenant's import keys (which are not exported): unreadable in an archive; the "
-            "records an import wrote are exported in their own tables"
+            "ciphertext under the tenant's import keys (which are not exported): each "
+            "import's uploaded file and reports are in the archive decrypted instead, under "
+            "imports/<import id>/ (see import_files; the records an import wrote are in "
+            "their own tables)"
         ),
     }
 )
@@ -108,12 +117,45 @@ class TenantExportError(Exception):
     """The export could not be completed; no archive was left behind."""
 
 
+class SkipCode:
+    """Why an import file is not in the archive (``import_files_not_exported``)."""
+
+    CHUNK_MISSING = "CHUNK_MISSING"
+    NO_IMPORT_KEYSET = "NO_IMPORT_KEYSET"
+    REPORT_UNREADABLE = "REPORT_UNREADABLE"
+    UPLOAD_INCOMPLETE = "UPLOAD_INCOMPLETE"
+    RUN_IN_PROGRESS = "RUN_IN_PROGRESS"
+    # An upload that does not decrypt has the import's own codes (IMPORT_KEY_MISMATCH,
+    # IMPORT_TAMPERED, IMPORT_TRUNCATED), as its failed run reported them.
+
+
 @dataclass(frozen=True)
 class ExportedTable:
     table: str
     file: str
     rows: int
     columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExportedFile:
+    """An import file written decrypted: ``bytes`` and ``sha256`` are of the plaintext."""
+
+    import_id: UUID
+    part: str
+    file: str
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """An import file left out of the archive, and why."""
+
+    import_id: UUID
+    part: str
+    code: str
+    reason: str
 
 
 @dataclass
@@ -126,6 +168,8 @@ class ExportManifest:
     tables: list[ExportedTable] = field(default_factory=list)
     excluded: list[tuple[str, str]] = field(default_factory=list)
     decrypted: list[tuple[str, str]] = field(default_factory=list)
+    files: list[ExportedFile] = field(default_factory=list)
+    skipped_files: list[SkippedFile] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -142,6 +186,20 @@ class ExportManifest:
                 for t, c in self.excluded
             ],
             "decrypted_columns": [{"table": t, "column": c} for t, c in self.decrypted],
+            "import_files": [
+                {
+                    "import_id": str(f.import_id),
+                    "part": f.part,
+                    "file": f.file,
+                    "bytes": f.bytes,
+                    "sha256": f.sha256,
+                }
+                for f in self.files
+            ],
+            "import_files_not_exported": [
+                {"import_id": str(f.import_id), "part": f.part, "code": f.code, "reason": f.reason}
+                for f in self.skipped_files
+            ],
         }
 
 
@@ -167,17 +225,42 @@ class _Opener:
             ) from None
 
 
-async def _pii_handle(tenant: TenantID, pii: PiiCipher) -> KeysetHandle | None:
-    """The tenant's ``pii`` keyset as stored now, or None when it never had one.
+async def stored_keyset(
+    tenant: TenantID, keysets: TenantKeysets, purpose: str
+) -> KeysetHandle | None:
+    """The tenant's keyset for ``purpose`` as stored now, or None when it never had one.
 
     Loaded after the export's snapshot was taken: keys are only ever added, so it holds
     every key that sealed a value the snapshot can see (a rotation in between included).
     Not created when absent: an export writes nothing.
     """
     async with tenant_transaction(tenant):
-        if await key_repo.get_tenant_key(tenant, PII_PURPOSE) is None:
+        if await key_repo.get_tenant_key(tenant, purpose) is None:
             return None
-        return await pii.keysets.handle(tenant, PII_PURPOSE, fresh=True)
+        return await keysets.handle(tenant, purpose, fresh=True)
+
+
+class ArchivePart(Protocol):
+    """Writes into the archive what a table row alone does not give, from a layer above.
+
+    The platform cannot know a domain's stored data (an import's encrypted files, say)
+    without importing the domain; a part brings it instead. Parts run in the export's
+    snapshot (``conn``, read-only: what they read agrees with the tables), after the tables
+    and before the manifest, so what they record in ``manifest`` is written with it;
+    ``keysets`` opens what the tenant's keys sealed (see ``stored_keyset``). A part raises
+    ``TenantExportError`` when the archive cannot be complete: the export fails with it
+    (``export_tenant_to_path`` then leaves no file).
+    """
+
+    async def __call__(
+        self,
+        conn: asyncpg.Connection,
+        archive: zipfile.ZipFile,
+        tenant: TenantID,
+        keysets: TenantKeysets,
+        manifest: ExportManifest,
+        /,
+    ) -> None: ...
 
 
 @contextlib.asynccontextmanager
@@ -234,9 +317,17 @@ async def _write_table(
 
 
 async def export_tenant(
-    tenant: TenantID, destination: IO[bytes], *, pii: PiiCipher
+    tenant: TenantID,
+    destination: IO[bytes],
+    *,
+    pii: PiiCipher,
+    parts: Sequence[ArchivePart] = (),
 ) -> ExportManifest:
     """Write the tenant's archive to ``destination``; the manifest of what was written.
+
+    ``parts`` add what the tables do not hold, in their order (see ``ArchivePart``): the
+    full archive, as the ``tenant export`` command writes it, has the import files'
+    (``domain.imports.export.write_import_files``); without parts it has the tables only.
 
     Raises ``TenantExportError`` when the tenant does not exist (an empty archive would
     pass for the export of a tenant with no data).
@@ -246,7 +337,7 @@ async def export_tenant(
         tenant_row = await conn.fetchrow("SELECT slug, name FROM tenants WHERE id = $1", tenant)
         if tenant_row is None:
             raise TenantExportError(f"no tenant with id {tenant}")
-        opener = _Opener(tenant, await _pii_handle(tenant, pii))
+        opener = _Opener(tenant, await stored_keyset(tenant, pii.keysets, PII_PURPOSE))
         manifest = ExportManifest(
             tenant_id=tenant,
             slug=tenant_row["slug"],
@@ -267,12 +358,16 @@ async def export_tenant(
                 manifest.decrypted += [
                     (table.name, c) for c in table.columns if (table.name, c) in SEALED_COLUMNS
                 ]
+            for part in parts:
+                await part(conn, archive, tenant, pii.keysets, manifest)
             archive.writestr(MANIFEST, json.dumps(manifest.as_json(), ensure_ascii=False, indent=2))
     return manifest
 
 
-async def export_tenant_to_path(tenant: TenantID, path: Path, *, pii: PiiCipher) -> ExportManifest:
-    """``export_tenant`` into the file ``path``, readable by its owner only.
+async def export_tenant_to_path(
+    tenant: TenantID, path: Path, *, pii: PiiCipher, parts: Sequence[ArchivePart] = ()
+) -> ExportManifest:
+    """``export_tenant`` (with ``parts``) into the file ``path``, readable by its owner only.
 
     Written aside and renamed when complete: a failed export never leaves a partial archive
     under the final name.
@@ -281,7 +376,7 @@ async def export_tenant_to_path(tenant: TenantID, path: Path, *, pii: PiiCipher)
     try:
         # mkstemp's file is already 0600: personal data in clear must not be world-readable.
         with os.fdopen(fd, "wb") as destination:
-            manifest = await export_tenant(tenant, destination, pii=pii)
+            manifest = await export_tenant(tenant, destination, pii=pii, parts=parts)
         os.replace(partial, path)
     except BaseException:
         os.unlink(partial)

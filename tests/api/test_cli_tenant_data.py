@@ -10,13 +10,16 @@ import zipfile
 from pathlib import Path
 
 import asyncpg
+import httpx
 
+from api.runtime import AppRuntime
 from tenants.settings import Settings
 from tests.api.test_cli import renshi
-from tests.factories import PASSWORD, create_tenant, create_user
+from tests.factories import PASSWORD, create_tenant, create_user, node_uuid, user_token
 from tests.factories_lifecycle import LOGIN, tenant_table_counts
 from tests.factories_records import create_employee
 from tests.support.graphql import GraphQLClient
+from tests.support.imports import ImportClient
 
 NATIONAL_ID = "11010519491231002X"
 
@@ -98,3 +101,49 @@ async def test_deletion_refuses_without_the_matching_confirmation_and_unknown_sl
 
     assert await tenant_table_counts(superuser, tenant) == before
     assert os.listdir(tmp_path) == []
+
+
+async def test_an_import_file_that_does_not_open_is_left_out_with_a_warning(
+    settings: Settings,
+    gql: GraphQLClient,
+    http: httpx.AsyncClient,
+    runtime: AppRuntime,
+    superuser: asyncpg.Connection,
+    tmp_path: Path,
+) -> None:
+    # given: a tenant with two imports, the upload of one altered in the database
+    tenant = await create_tenant()
+    admin = await create_user(tenant, roles=("admin",))
+    await create_employee(tenant, employee_number="E1")
+    importer = ImportClient(gql, http, user_token(runtime.tokens, admin))
+    await importer.create_key()
+    csv = "员工编号,姓名\nE1,Li\n".encode()
+    intact = node_uuid((await importer.run("employees", csv))["id"])
+    altered = node_uuid((await importer.run("employees", csv))["id"])
+    await superuser.execute(
+        "UPDATE import_chunks SET data = overlay(data placing '\\x00'::bytea from 40) "
+        "WHERE import_id = $1 AND part = 'source'",
+        altered,
+    )
+
+    # when
+    archive = tmp_path / "export.zip"
+    exported = await renshi(
+        settings, "--json", "tenant", "export", tenant.slug, "--out", str(archive)
+    )
+
+    # then: the archive is written, the bad file named on stderr, the rest exported
+    assert exported.returncode == 0, exported.stderr
+    summary = json.loads(exported.stdout)
+    assert summary["import_files_not_exported"] == 1
+    assert f"renshi: warning: import {altered}: its source file is not in the archive " in (
+        exported.stderr
+    )
+    with zipfile.ZipFile(archive) as z:
+        assert z.read(f"imports/{intact}/upload.csv") == csv
+        assert f"imports/{altered}/upload.csv" not in z.namelist()
+        manifest = json.loads(z.read("manifest.json"))
+    assert summary["import_files"] == len(manifest["import_files"])
+    assert [(f["import_id"], f["code"]) for f in manifest["import_files_not_exported"]] == [
+        (str(altered), "IMPORT_KEY_MISMATCH")
+    ]
