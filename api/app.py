@@ -24,6 +24,7 @@ from api.import_http import errors_endpoint, upload_endpoint
 from api.oauth import token_endpoint
 from api.runtime import AppRuntime
 from api.web import web_routes
+from domain.dashboards.cache import period_cache
 from domain.imports.reports import use_import_keys
 from domain.jobs.service import job_service
 from domain.people.service import employee_service
@@ -65,6 +66,7 @@ def create_app(
         employee_service.use_sealer(runtime.pii)
         use_import_keys(ImportKeys(runtime.pii.keysets))
         tenant_service.use_keysets(runtime.pii.keysets)
+        period_cache.resize(settings.dashboard_cache_entries)
         in_process = (
             settings.broker_kind == "stub" if in_process_worker is None else in_process_worker
         )

@@ -111,6 +111,15 @@ class Settings(BaseSettings):
         "recomputeScorecards is never delayed).",
     )
 
+    # Dashboards --------------------------------------------------------------------------
+    dashboard_cache_entries: int = Field(
+        default=256,
+        ge=0,
+        validation_alias=_env("RENSHI_DASHBOARD_CACHE"),
+        description="How many R&D dashboard period results each API process keeps and reuses "
+        "while the work data under them is unchanged (0: none).",
+    )
+
     # Logging -----------------------------------------------------------------------------
     log_level: str = Field(default="INFO", validation_alias=_env("RENSHI_LOG_LEVEL"))
     log_format: Literal["json", "console"] = Field(

@@ -25,6 +25,7 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.runtime import AppRuntime
+from domain.dashboards.cache import period_cache
 from tenants.database.embedded import start_embedded_server, stop_embedded_server
 from tenants.database.migrate import apply_migrations
 from tenants.database.provision import provision
@@ -159,6 +160,12 @@ async def _flush_test_broker(settings: Settings) -> None:
             await client.flushdb()
         finally:
             await client.aclose()
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_dashboards() -> None:
+    """Each test starts with no kept dashboard results (``domain.dashboards.cache``)."""
+    period_cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,7 @@ from domain.templates.onboarding import provision_pack
 from domain.work import profiles
 from domain.work.matching import DEFECT_KIND, PACE_KIND
 from tenants.models import Tenant, User
-from tenants.scope import tenant_transaction
+from tenants.scope import require_tenant, tenant_transaction
 from tests.factories import PASSWORD, create_api_client, create_tenant, create_user, tenant_id
 from tests.factories import user_token as issue_token
 from tests.factories_indicators import create_period, on_time, recompute, record_facts
@@ -127,6 +127,8 @@ async def tenant_with_data(
             mapping={"columns": {"Number": "employee_number", "Name": "name"}},
             created_by=admin.id,
         )
+        # The notes of the writes above are pruned now and then, which sets a horizon.
+        await require_tenant(tid).execute("SELECT work_data_prune($1)", tid)
 
     # An encrypted import through the API, run by the worker: imports, chunks, a job.
     importer = ImportClient(gql, http, issue_token(runtime.tokens, admin))

@@ -6,6 +6,8 @@ A caller's dashboard is an ``RdReading``: panels are read only when asked for, t
 the period's work items from one shared statement (``domain.dashboards.rd_sql``), the others
 from one statement each. Python labels the handful of grouped rows, lists the months or
 quarters without data, hides small groups and computes the control limits and the rank test.
+The shared statement's rows are reused across requests while the work data they come from
+is unchanged (``domain.dashboards.cache`` says how that is known exactly).
 
 Scope
     People are the unit of scope (``scope.scoped_people_sql``). A defect or a complaint is
@@ -56,6 +58,7 @@ from uuid import UUID
 
 from scipy import stats  # type: ignore[import-untyped, unused-ignore]
 
+from domain.dashboards import cache
 from domain.dashboards import rd_sql as sql
 from domain.dashboards.scope import (
     NONE_KEY,
@@ -282,10 +285,11 @@ def _finite(value: Any) -> float | None:
 
 # The statements sort and hash around a hundred thousand rows each: with PostgreSQL's default
 # 4 MB of work_mem they spill to disk, and a large statement's plan crosses the JIT threshold,
-# whose compilation costs more than it saves here. Set for the rest of the transaction only.
+# whose compilation costs more than it saves here. Set for the rest of the transaction only;
+# read with it, the snapshot kept period rows are checked against (``cache``).
 _TUNING = (
     "SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true), "
-    "set_config('random_page_cost', '1.1', true)"
+    f"set_config('random_page_cost', '1.1', true), {cache.SNAPSHOT}"
 )
 
 Row = Mapping[str, Any]
@@ -308,7 +312,7 @@ class RdReading:
         # anyway, and the second panel of the shared statement waits for the first.
         self._lock = asyncio.Lock()
         self._period: list[Row] | None = None
-        self._tuned = False
+        self._snapshot: cache.Snapshot | None = None
 
     # --- the period's items ---
 
@@ -418,7 +422,11 @@ class RdReading:
     async def _period_rows(self) -> list[Row]:
         async with self._lock:
             if self._period is None:
-                self._period = await self._fetch(*self._period_statement())
+                statement, params = self._period_statement()
+                snapshot = await self._tune()
+                self._period = await cache.period_cache.rows(
+                    require_tenant(self.tenant), self.tenant, snapshot, statement, params.values
+                )
             return self._period
 
     def _period_statement(self) -> tuple[str, Params]:
@@ -565,13 +573,17 @@ class RdReading:
     async def _grouper(self) -> Grouper:
         return Grouper(self.flt, await pack_of(self.tenant))
 
+    async def _tune(self) -> cache.Snapshot:
+        """The session's tuning, once per reading; the caller holds ``_lock``."""
+        if self._snapshot is None:
+            row = await require_tenant(self.tenant).fetchrow(_TUNING)
+            self._snapshot = cache.Snapshot(row["snapshot"], row[-1])
+        return self._snapshot
+
     async def _fetch(self, statement: str, params: Params) -> list[Row]:
         """Rows of one statement; the caller holds ``_lock``."""
-        tx = require_tenant(self.tenant)
-        if not self._tuned:
-            await tx.execute(_TUNING)
-            self._tuned = True
-        rows: list[Row] = await tx.fetch(statement, *params.values)
+        await self._tune()
+        rows: list[Row] = await require_tenant(self.tenant).fetch(statement, *params.values)
         return rows
 
 
