@@ -50,16 +50,19 @@ _MAY_OWN = """pg_catalog.pg_has_role(session_user, o.relowner, 'MEMBER')
                        AND pg_catalog.pg_has_role(current_user, o.relowner, 'MEMBER')
                 FROM pg_catalog.pg_class o WHERE o.oid = TG_RELID"""
 
-_REFUSE_CHANGE = f"""
-                CREATE OR REPLACE FUNCTION renshi_refuse_change() RETURNS trigger
-                LANGUAGE plpgsql AS $$
-                BEGIN
-                    IF TG_OP = 'DELETE' THEN
+# The start of both guards: an erasure's DELETE of its own tenant's rows goes through.
+_ERASURE_PASSES = f"""                    IF TG_OP = 'DELETE' THEN
                         IF {_ERASING_THIS_ROW} THEN
                             IF (SELECT {_MAY_OWN}) THEN
                                 RETURN OLD;
                             END IF;
-                        END IF;
+                        END IF;"""
+
+_REFUSE_CHANGE = f"""
+                CREATE OR REPLACE FUNCTION renshi_refuse_change() RETURNS trigger
+                LANGUAGE plpgsql AS $$
+                BEGIN
+{_ERASURE_PASSES}
                     END IF;
                     RAISE EXCEPTION '% is append-only', TG_TABLE_NAME
                         USING ERRCODE = 'insufficient_privilege';
@@ -71,12 +74,7 @@ _FACT_SUPERSEDE_ONLY = f"""
                 CREATE OR REPLACE FUNCTION renshi_fact_supersede_only() RETURNS trigger
                 LANGUAGE plpgsql AS $$
                 BEGIN
-                    IF TG_OP = 'DELETE' THEN
-                        IF {_ERASING_THIS_ROW} THEN
-                            IF (SELECT {_MAY_OWN}) THEN
-                                RETURN OLD;
-                            END IF;
-                        END IF;
+{_ERASURE_PASSES}
                         RAISE EXCEPTION 'facts are append-only'
                             USING ERRCODE = 'insufficient_privilege';
                     END IF;
@@ -90,7 +88,7 @@ _FACT_SUPERSEDE_ONLY = f"""
                     RETURN NEW;
                 END
                 $$
-                """  # noqa: S608
+                """
 
 
 class Migration(migrations.Migration):
