@@ -14,7 +14,7 @@ import calendar
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid4
@@ -616,6 +616,20 @@ def _month_end(day: date) -> date:
 # --- recomputation requests ---------------------------------------------------------------
 
 
+# Summaries of facts (the capability profiles of ``domain.work.profiles``) read whole UTC
+# days before the current one and are rebuilt when the day turns, so facts of the day
+# itself, which live systems record all day long, need not make every reader rebuild them.
+# The margin covers the time from a change to its commit and server clocks that disagree:
+# a fact dated just before midnight and committed just after is stamped.
+SUMMARY_MARGIN = timedelta(minutes=10)
+
+
+def summarised_before(now: datetime) -> datetime:
+    """Facts dated before this instant may be in a summary built before they commit: the
+    start of the UTC day current ``SUMMARY_MARGIN`` after ``now``."""
+    return datetime.combine((now + SUMMARY_MARGIN).astimezone(UTC).date(), time.min, UTC)
+
+
 class RecomputeRequests:
     """Debounced recomputation: at most one queued job per period at any time. A fact change
     queues its job ``delay_s`` late (``RENSHI_RECOMPUTE_DELAY_S``, set with the job
@@ -641,9 +655,11 @@ class RecomputeRequests:
         return job.id
 
     async def touched(self, tenant: TenantID, earliest: datetime, latest: datetime) -> None:
-        """Facts dated from ``earliest`` to ``latest`` changed: stamp the change (summaries of
-        facts then know they are out of date) and queue their open periods."""
-        await repo.stamp_fact_change(tenant)
+        """Facts dated from ``earliest`` to ``latest`` changed: stamp the change when a
+        summary of facts may hold some of them (``summarised_before``: summaries then know
+        they are out of date) and queue their open periods."""
+        if earliest < summarised_before(datetime.now(UTC)):
+            await repo.stamp_fact_change(tenant)
         if not job_service.can_dispatch():
             return
         for period in await repo.open_periods_covering(tenant, earliest, latest):

@@ -4,7 +4,9 @@ Matching needs, for everyone at the levels of the qualified people, the mean and
 ln(days per point) and of defects per item over the last 12 months: hundreds of thousands of
 facts on a large tenant. They are summarised here into one row per person, rebuilt as a
 whole (one ``INSERT ... SELECT`` over the facts) when the facts changed since the last build
-(``fact_changes``) or the day turned; the state row, locked while building, makes
+(``fact_changes``, stamped only for facts dated before the current day:
+``domain.indicators.service.summarised_before``) or the day turned; the state row, locked
+while building, makes
 concurrent requests build once. The window ends at the start of the day (UTC), so a
 profile reads the same all day.
 """

@@ -3,7 +3,7 @@ corrections, and periods (calendar checks, pinned versions, close and audited re
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from domain.indicators.service import (
     indicator_sets,
     period_service,
     recompute_requests,
+    summarised_before,
 )
 from domain.jobs.models import Job, JobStatus
 from domain.people.service import custom_field_service
@@ -424,3 +425,14 @@ async def test_fact_changes_in_quick_succession_are_scored_by_one_delayed_recomp
     assert finished.status == JobStatus.SUCCEEDED
     assert finished.started_at is not None
     assert finished.started_at - finished.created_at >= timedelta(seconds=1)
+
+
+def test_summaries_hold_facts_dated_before_the_day_current_ten_minutes_ahead() -> None:
+    day = datetime(2026, 11, 27, tzinfo=UTC)
+    assert summarised_before(day + timedelta(hours=12)) == day
+    assert summarised_before(day + timedelta(hours=23, minutes=49)) == day
+    # within the margin of midnight: the whole day may be summarised before a commit
+    assert summarised_before(day + timedelta(hours=23, minutes=51)) == day + timedelta(days=1)
+    # any time zone, the UTC day
+    shanghai = timezone(timedelta(hours=8))
+    assert summarised_before(datetime(2026, 11, 28, 7, 0, tzinfo=shanghai)) == day

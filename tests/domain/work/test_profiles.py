@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from domain.indicators.service import summarised_before
 from domain.people.models import Employee
 from domain.skills.models import Skill
 from domain.work.matching import MatchRequest, SkillNeed, match_candidates
@@ -77,6 +78,31 @@ async def test_new_facts_rebuild_the_profiles() -> None:
     )  # fmt: skip
     (after,), rebuilt = await _paces(tenant, _request(skill))
     assert after > before
+    assert rebuilt > 3
+
+
+async def test_facts_dated_today_leave_the_profiles_as_built() -> None:
+    tenant = await create_tenant()
+    skill = await create_skill(tenant, "Payments")
+    await _engineer(tenant, skill, [2.0, 2.0])
+    (before,), _ = await _paces(tenant, _request(skill))
+    async with tenant_transaction(tenant_id(tenant)):
+        employee = await Employee.get(id=(await CapabilityProfile.get()).employee_id)
+    # when: a delivery dated today, after the window every profile of today ends at (from
+    # the start of the day the change counts for: the test holds just before midnight too)
+    today = summarised_before(datetime.now(UTC))
+    await record_facts(
+        tenant, employee, "requirement_delivered", [{"value": 32.0, "denominator": 4.0,
+                                                      "at": today}]
+    )  # fmt: skip
+    # then: the profiles are read as they were, not rebuilt
+    assert await _paces(tenant, _request(skill)) == ([before], 3)
+    # and a fact dated before today does rebuild them
+    await record_facts(
+        tenant, employee, "requirement_delivered", [{"value": 32.0, "denominator": 4.0,
+                                                      "at": today - timedelta(seconds=1)}]
+    )  # fmt: skip
+    _, rebuilt = await _paces(tenant, _request(skill))
     assert rebuilt > 3
 
 
