@@ -28,6 +28,10 @@ it measures ``--duration`` seconds and prints one JSON object::
     server_cpu_ms_per_request    CPU the two workers used per request in the window
     loadgen_cpu_percent          CPU locust itself used (of one core)
     machine_cpu_percent          how busy the whole machine was (every process, every core)
+    recomputations               the rescorings the fact writes set off during the run (ramp
+                                 included): jobs finished and their seconds in all
+    abandoned_jobs               unfinished jobs of the tenant an earlier run's server left,
+                                 marked failed before this run (see ``ABANDONED_REPORT``)
     tenant, employees, built, build_s, accounts, ramp_s, think_s, workers, database, ...
 
 How to read it: latencies are locust's, from sending a request to having read the whole
@@ -94,13 +98,14 @@ from bench.api import (
 from bench.load_requests import THINK_S, WEIGHTS
 from bench.records import exchange, graphql_request
 from domain.demo.builder import LOADED_TABLES, build_demo, demo_logins
+from domain.indicators.service import RECOMPUTE_JOB
 from tenants import repository as repo
 from tenants.authorization import Principal, Role
 from tenants.database.migrate import analyze, apply_migrations
 from tenants.database.runtime import close_orm, init_orm, resolve_database
 from tenants.identity.keys import KeyRing
 from tenants.identity.tokens import TokenIssuer
-from tenants.scope import TenantID, tenant_transaction
+from tenants.scope import TenantID, TenantTransaction, tenant_transaction
 from tenants.service import user_service
 from tenants.settings import Settings
 
@@ -138,12 +143,14 @@ def _progress(message: str) -> None:
 @dataclass(frozen=True)
 class Dataset:
     fixture: Fixture  # the tenant administrator's token: for reading ids
+    tenant: TenantID
     employees: int
     accounts: list[str]
     as_of: date
     built: bool
     build_s: float | None
     analyzed: bool
+    abandoned_jobs: int
 
 
 def account_email(number: int) -> str:
@@ -199,6 +206,7 @@ async def prepare(settings: Settings, *, employees: int, accounts: int, token_tt
             built_on = await tx.fetchval(
                 "SELECT settings #>> '{demo,as_of}' FROM tenants WHERE id = $1", tenant
             )
+            abandoned = await _settle_abandoned_jobs(tx, tenant)
         if admin is None:
             raise RuntimeError(f"tenant {SLUG!r} exists but has no {admin_email}: not a demo")
     finally:
@@ -220,6 +228,7 @@ async def prepare(settings: Settings, *, employees: int, accounts: int, token_tt
     )
     return Dataset(
         fixture=fixture,
+        tenant=tenant,
         employees=people,
         accounts=emails,
         # The demo's history ends on the day it was built: its dashboards look back from there.
@@ -227,7 +236,55 @@ async def prepare(settings: Settings, *, employees: int, accounts: int, token_tt
         built=build_s is not None,
         build_s=build_s,
         analyzed=urls.admin_url is not None,
+        abandoned_jobs=abandoned,
     )
+
+
+# A job an earlier run's server queued in its own memory (no broker: the recomputation a fact
+# write asks for waits ``RENSHI_RECOMPUTE_DELAY_S`` there) is lost when that server stops; the
+# sweeper sends it again only once it is ``RENSHI_STUCK_AFTER_S`` old. Until then every fact
+# write finds it queued and asks for nothing, so a run started soon after another one would
+# measure no rescoring for its first minutes. No server runs while the bench prepares (it
+# starts and stops its own), so every unfinished job of its tenant is such a leftover.
+ABANDONED_REPORT = {
+    "code": "ABANDONED",
+    "field": None,
+    "message": "left unfinished by an earlier bench.load server, which has stopped",
+    "messageZh": "由已停止的 bench.load 服务留下，未完成",
+}
+
+
+async def _settle_abandoned_jobs(tx: TenantTransaction, tenant: TenantID) -> int:
+    """Mark the tenant's unfinished jobs failed; returns how many there were."""
+    settled: int = await tx.fetchval(
+        "WITH settled AS (UPDATE jobs SET status = 'failed', finished_at = now(), "
+        "error_report = $2::jsonb WHERE tenant_id = $1 AND status IN ('queued', 'running') "
+        "RETURNING 1) SELECT count(*) FROM settled",
+        tenant,
+        json.dumps(ABANDONED_REPORT),
+    )
+    return settled
+
+
+async def recomputations(settings: Settings, tenant: TenantID, since: datetime) -> dict[str, Any]:
+    """The rescoring jobs that fact writes set off from ``since`` on: how many finished, and
+    their seconds in all (they share the CPUs with the requests)."""
+    urls = await resolve_database(settings)
+    await init_orm(urls.app_url, pool_size=1)
+    try:
+        async with tenant_transaction(tenant) as tx:
+            row = await tx.fetchrow(
+                "SELECT count(*) AS jobs, "
+                "coalesce(extract(epoch FROM sum(finished_at - started_at)), 0) AS seconds "
+                "FROM jobs WHERE tenant_id = $1 AND kind = $2 AND status = 'succeeded' "
+                "AND started_at >= $3",
+                tenant,
+                RECOMPUTE_JOB,
+                since,
+            )
+    finally:
+        await close_orm()
+    return {"jobs": row["jobs"], "seconds": round(float(row["seconds"]), 2)}
 
 
 # The server ----------------------------------------------------------------------------
@@ -479,6 +536,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     ramp_s = args.users / args.spawn_rate
     ttl = max(3600, int(2 * (ramp_s + args.duration)) + 600)
     dataset = await prepare(settings, employees=args.employees, accounts=args.users, token_ttl=ttl)
+    if dataset.abandoned_jobs:
+        _progress(f"{dataset.abandoned_jobs} job(s) an earlier run left unfinished marked failed")
+    started_at = datetime.now(UTC)
     server = RenshiServer(serve_env(settings, dataset.fixture), WORKERS)
     try:
         await server.wait_ready()
@@ -508,6 +568,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     report = build_report(raw, duration_s=args.duration)
     report.update(
         {
+            "recomputations": await recomputations(settings, dataset.tenant, started_at),
+            "abandoned_jobs": dataset.abandoned_jobs,
             "spawn_rate": args.spawn_rate,
             "think_s": list(args.think),
             "workers": WORKERS,
@@ -544,6 +606,8 @@ def render_table(report: dict[str, Any]) -> str:
         f"{_ms(report['p99_ms_without_login'])} ms",
         f"CPU: server {report['server_cpu_ms_per_request']} ms/request, locust "
         f"{report['loadgen_cpu_percent']} %, machine {report['machine_cpu_percent']} %",
+        f"rescoring: {report['recomputations']['jobs']} jobs, "
+        f"{report['recomputations']['seconds']} s",
         f"goal {report['goal']}: {verdict}",
     ]
     for name, samples in report["error_samples"].items():

@@ -14,7 +14,7 @@ import json
 import math
 import os
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,21 @@ import asyncpg
 from graphql import parse, validate
 
 from api.graphql.schema import build_schema
-from bench.load import GOAL, SLUG, build_report, twelve_months
+from bench.load import (
+    ABANDONED_REPORT,
+    GOAL,
+    SLUG,
+    _settle_abandoned_jobs,
+    build_report,
+    twelve_months,
+)
 from bench.load_requests import OPERATIONS, WEIGHTS, judge
+from domain.jobs import repository as job_repo
+from domain.jobs.models import JobStatus
 from tenants.authorization import load_matrix
+from tenants.scope import tenant_transaction
 from tenants.settings import Settings
-from tests.factories import create_tenant
+from tests.factories import create_job, create_tenant, tenant_id
 from tests.factories_indicators import record_facts
 from tests.factories_records import create_employee
 
@@ -144,6 +154,37 @@ def test_every_document_the_users_send_validates_against_the_schema(settings: Se
     assert set(WEIGHTS) == set(OPERATIONS)
 
 
+async def test_the_jobs_an_earlier_run_left_unfinished_are_settled_in_its_tenant_only() -> None:
+    # given a queued, a running and a finished job in the bench's tenant, one queued elsewhere
+    tenant, other = await create_tenant(), await create_tenant()
+    tid = tenant_id(tenant)
+    await create_job(tenant)
+    running, done = await create_job(tenant), await create_job(tenant)
+    elsewhere = await create_job(other)
+    now = datetime.now(UTC)
+    async with tenant_transaction(tid):
+        for job in (running, done):
+            assert await job_repo.claim_job(tid, job.id, now=now, running_before=now)
+        await job_repo.finish_job(tid, done.id, status=JobStatus.SUCCEEDED, now=now, counts={})
+
+    # when
+    async with tenant_transaction(tid) as tx:
+        settled = await _settle_abandoned_jobs(tx, tid)
+
+    # then the two unfinished ones failed with the report saying why; nothing else changed
+    assert settled == 2
+    async with tenant_transaction(tid):
+        jobs = (await job_repo.list_jobs(tid, first=10, after=None)).items
+    assert sorted(job.status for job in jobs) == ["failed", "failed", "succeeded"]
+    assert all(
+        job.error_report == ABANDONED_REPORT for job in jobs if job.status == JobStatus.FAILED
+    )
+    async with tenant_transaction(tenant_id(other)):
+        kept = await job_repo.get_job(tenant_id(other), elsewhere.id)
+    assert kept is not None
+    assert kept.status == JobStatus.QUEUED
+
+
 async def test_a_short_run_has_no_errors_and_writes_only_to_its_own_tenant(
     database: tuple[str, str], superuser: asyncpg.Connection, tmp_path: Path
 ) -> None:
@@ -158,6 +199,7 @@ async def test_a_short_run_has_no_errors_and_writes_only_to_its_own_tenant(
         if key not in {"BROKER_URL", "RENSHI_REDIS_URL"}  # the stub broker, in the server
     }
     env.update(DATABASE_URL=app_url, DATABASE_ADMIN_URL=admin_url, RENSHI_HOME=str(tmp_path))
+    env["RENSHI_RECOMPUTE_DELAY_S"] = "0"  # fact writes rescore at once, within the 4 s
 
     # when
     process = await asyncio.create_subprocess_exec(
@@ -198,6 +240,9 @@ async def test_a_short_run_has_no_errors_and_writes_only_to_its_own_tenant(
     if report["operations"]["fact_write"]["requests"]:
         assert slugs == {SLUG}
         assert written[0]["facts"] >= report["operations"]["fact_write"]["requests"]
+        assert report["recomputations"]["jobs"] >= 1
+        assert report["recomputations"]["seconds"] > 0
+    assert report["abandoned_jobs"] == 0
     assert (
         await superuser.fetchval("SELECT count(*) FROM facts WHERE tenant_id = $1", other.id) == 1
     )
