@@ -28,6 +28,8 @@ it measures ``--duration`` seconds and prints one JSON object::
     server_cpu_ms_per_request    CPU the two workers used per request in the window
     loadgen_cpu_percent          CPU locust itself used (of one core)
     machine_cpu_percent          how busy the whole machine was (every process, every core)
+    machine_steal_percent        of which stolen: time the virtual machine's CPUs served
+                                 other guests (noisy neighbours make runs of one code differ)
     recomputations               the rescorings the fact writes set off during the run (ramp
                                  included): jobs finished and their seconds in all
     abandoned_jobs               unfinished jobs of the tenant an earlier run's server left,
@@ -520,6 +522,7 @@ def build_report(raw: dict[str, Any], *, duration_s: float) -> dict[str, Any]:
         ),
         "loadgen_cpu_percent": round(100 * raw["loadgen_cpu_s"] / measured_s, 1),
         "machine_cpu_percent": raw.get("machine_cpu_percent"),
+        "machine_steal_percent": raw.get("machine_steal_percent"),
         "measured_s": measured_s,
         "ramp_s": raw.get("ramp_s"),
     }
@@ -605,7 +608,8 @@ def render_table(report: dict[str, Any]) -> str:
         f"{report['database']} database; slowest: {report['slowest']}; p99 without logins "
         f"{_ms(report['p99_ms_without_login'])} ms",
         f"CPU: server {report['server_cpu_ms_per_request']} ms/request, locust "
-        f"{report['loadgen_cpu_percent']} %, machine {report['machine_cpu_percent']} %",
+        f"{report['loadgen_cpu_percent']} %, machine {report['machine_cpu_percent']} % "
+        f"({report['machine_steal_percent']} % stolen)",
         f"rescoring: {report['recomputations']['jobs']} jobs, "
         f"{report['recomputations']['seconds']} s",
         f"goal {report['goal']}: {verdict}",

@@ -147,21 +147,32 @@ def process_cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def machine_cpu() -> tuple[int, int] | None:
-    """Busy and total jiffies of the whole machine so far (``/proc/stat``)."""
+def machine_cpu() -> tuple[int, int, int] | None:
+    """Busy, stolen and total jiffies of the whole machine so far (``/proc/stat``). Stolen
+    time (a virtual machine's CPUs serving other guests) counts as busy in the first."""
     try:
         first = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     except OSError:
         return None
     ticks = [int(value) for value in first]
     idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
-    return sum(ticks) - idle, sum(ticks)
+    steal = ticks[7] if len(ticks) > 7 else 0
+    return sum(ticks) - idle, steal, sum(ticks)
 
 
-def _cpu_mark(pids: list[int]) -> tuple[float, float | None, tuple[int, int] | None]:
+def _cpu_mark(pids: list[int]) -> tuple[float, float | None, tuple[int, int, int] | None]:
     server = [process_cpu_s(pid) for pid in pids]
     known = [value for value in server if value is not None]
     return time.process_time(), sum(known) if known else None, machine_cpu()
+
+
+def _share(
+    before: tuple[int, int, int] | None, after: tuple[int, int, int] | None, at: int
+) -> float | None:
+    """Percent of the machine's jiffies between two marks spent as ``machine_cpu``'s ``at``."""
+    if before is None or after is None or after[2] <= before[2]:
+        return None
+    return round(100 * (after[at] - before[at]) / (after[2] - before[2]), 1)
 
 
 def run(document: dict[str, Any]) -> dict[str, Any]:
@@ -196,11 +207,6 @@ def run(document: dict[str, Any]) -> dict[str, Any]:
     users = runner.user_count
     runner.quit()
     server_cpu_s = after[1] - before[1] if after[1] is not None and before[1] is not None else None
-    machine = (
-        round(100 * (after[2][0] - before[2][0]) / (after[2][1] - before[2][1]), 1)
-        if after[2] is not None and before[2] is not None and after[2][1] > before[2][1]
-        else None
-    )
     return {
         "operations": {
             name: {
@@ -217,7 +223,8 @@ def run(document: dict[str, Any]) -> dict[str, Any]:
         "measured_s": round(measured_s, 3),
         "loadgen_cpu_s": round(after[0] - before[0], 3),
         "server_cpu_s": server_cpu_s,
-        "machine_cpu_percent": machine,
+        "machine_cpu_percent": _share(before[2], after[2], 0),
+        "machine_steal_percent": _share(before[2], after[2], 1),
     }
 
 

@@ -221,6 +221,7 @@ async def test_a_short_run_has_no_errors_and_writes_only_to_its_own_tenant(
     assert sum(op["requests"] for op in report["operations"].values()) == report["requests"]
     assert report["p50_ms"] <= report["p99_ms"]
     assert isinstance(report["meets_goal"], bool)
+    assert 0 <= report["machine_steal_percent"] <= report["machine_cpu_percent"] <= 100
     assert (report["tenant"], report["employees"], report["accounts"]) == (SLUG, 20, 3)
     assert report["workers"] == 2
     assert report["database"] == "external"
