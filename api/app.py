@@ -1,8 +1,9 @@
 """The ASGI application: routes, middleware and the lifespan that wires everything up.
 
 Start-up order: logging; the database (the embedded server is started, provisioned and
-migrated when no ``DATABASE_URL`` is set); the ORM; the job runtime (with no broker, worker
-threads and the sweeper run inside this process).
+migrated when no ``DATABASE_URL`` is set); the ORM; the listener of tenant erasures
+(``tenants.lifecycle.notices``); the job runtime (with no broker, worker threads and the
+sweeper run inside this process).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tenants.crypto.imports import ImportKeys
 from tenants.database.embedded import stop_embedded_server
 from tenants.database.migrate import apply_migrations
 from tenants.database.runtime import close_orm, init_orm, resolve_database
+from tenants.lifecycle.notices import ErasureListener
 from tenants.logs import configure_logging
 from tenants.service import tenant_service
 from tenants.settings import Settings, get_settings
@@ -63,6 +65,8 @@ def create_app(
                 urls.admin_url, report=lambda line: _log.info("migration", step=line)
             )
         await init_orm(urls.app_url, pool_size=settings.database_pool_size)
+        runtime.notices = ErasureListener(settings.notices_url or urls.app_url, runtime.forget)
+        runtime.notices.start()
         employee_service.use_sealer(runtime.pii)
         use_import_keys(ImportKeys(runtime.pii.keysets))
         tenant_service.use_keysets(runtime.pii.keysets)
@@ -99,6 +103,7 @@ def create_app(
             if worker is not None:
                 await asyncio.to_thread(worker.stop)
             job_service.set_dispatcher(None)
+            await runtime.notices.stop()
             employee_service.use_sealer(None)
             use_import_keys(None)
             tenant_service.use_keysets(None)

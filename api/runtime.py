@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.ratelimit import RateLimiter
+from domain.dashboards.cache import period_cache
 from tenants.authorization import Matrix, load_matrix
 from tenants.crypto.pii import PiiCipher, pii_cipher_from_settings
 from tenants.identity.keys import KeyRing
 from tenants.identity.service import IdentityService
 from tenants.identity.tokens import TokenIssuer
+from tenants.lifecycle.notices import ErasureListener
+from tenants.scope import TenantID
 from tenants.settings import Settings
 
 
@@ -24,6 +27,12 @@ class AppRuntime:
     matrix: Matrix
     pii: PiiCipher
     jobs: Any = None  # workers.broker.JobRuntime once the lifespan started it
+    notices: ErasureListener | None = None  # once the lifespan started it
+
+    def forget(self, tenant: TenantID | None) -> None:
+        """Drop what this process keeps of ``tenant`` (of every tenant with ``None``)."""
+        self.pii.keysets.forget(tenant)
+        period_cache.forget(tenant)
 
     @classmethod
     def create(cls, settings: Settings) -> AppRuntime:

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         description="Owner role, used for migrations only.",
     )
     database_pool_size: int = Field(default=20, ge=1, validation_alias=_env("RENSHI_DB_POOL"))
+    notices_url: str | None = Field(
+        default=None,
+        validation_alias=_env("RENSHI_NOTICES_URL"),
+        description="Where each process LISTENs for tenant erasures (a session of its own: "
+        "PostgreSQL itself, not a transaction-pooling PgBouncer). Unset: DATABASE_URL.",
+    )
     broker_url: str | None = Field(default=None, validation_alias=_env("BROKER_URL"))
     redis_url: str | None = Field(
         default=None,
@@ -136,7 +142,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unsupported scheme {scheme!r}: use redis://, rediss:// or amqp://")
         return value
 
-    @field_validator("database_url", "database_admin_url")
+    @field_validator("database_url", "database_admin_url", "notices_url")
     @classmethod
     def _postgres_scheme(cls, value: str | None) -> str | None:
         if value is None or value == "":

@@ -19,6 +19,7 @@ from domain.people.service import employee_service
 from tenants.crypto.imports import ImportKeys
 from tenants.crypto.pii import pii_cipher_from_settings
 from tenants.database.runtime import close_orm, init_orm, resolve_database
+from tenants.lifecycle.notices import WORKER_APPLICATION_NAME, ErasureListener
 from tenants.logs import configure_logging
 from tenants.settings import Settings, get_settings
 from workers.broker import start_job_runtime
@@ -33,6 +34,7 @@ class WorkerProcessBoot(Middleware):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._sweeper: Any = None
+        self._notices: ErasureListener | None = None
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
         thread = get_event_loop_thread()
@@ -52,12 +54,21 @@ class WorkerProcessBoot(Middleware):
         cipher = pii_cipher_from_settings(self.settings)
         employee_service.use_sealer(cipher)
         use_import_keys(ImportKeys(cipher.keysets))
+        # The worker keeps unwrapped keysets too: an erased tenant's go at once.
+        self._notices = ErasureListener(
+            self.settings.notices_url or urls.app_url,
+            cipher.keysets.forget,
+            application_name=WORKER_APPLICATION_NAME,
+        )
+        self._notices.start()
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
         thread = get_event_loop_thread()
         if thread is not None:
+            if self._notices is not None:
+                thread.run_coroutine(self._notices.stop())
             thread.run_coroutine(close_orm())
 
 

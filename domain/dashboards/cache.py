@@ -73,7 +73,7 @@ class PeriodCache:
 
     def __init__(self, entries: int = DEFAULT_ENTRIES) -> None:
         self._entries = entries
-        self._kept: OrderedDict[tuple[Hashable, ...], _Kept] = OrderedDict()
+        self._kept: OrderedDict[tuple[TenantID, str, Hashable], _Kept] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
@@ -90,6 +90,19 @@ class PeriodCache:
     def clear(self) -> None:
         self._kept.clear()
         self.hits = self.misses = 0
+
+    def forget(self, tenant: TenantID | None) -> None:
+        """Drop the results kept of ``tenant`` (of every tenant with ``None``): an erased
+        tenant's rows must not stay in memory (``tenants.lifecycle.notices``)."""
+        if tenant is None:
+            self._kept.clear()
+            return
+        for key in [key for key in self._kept if key[0] == tenant]:
+            del self._kept[key]
+
+    def tenants(self) -> set[TenantID]:
+        """The tenants with results kept here."""
+        return {key[0] for key in self._kept}
 
     def __len__(self) -> int:
         return len(self._kept)

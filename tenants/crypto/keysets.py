@@ -6,11 +6,13 @@ and stored in ``tenant_keys``. Rotation adds a key and makes it primary; old key
 they encrypted still decrypts.
 
 Unwrapped handles are cached per process for a short time, so that a rotation done by another
-process is picked up within ``cache_ttl`` seconds. Only committed keysets enter that cache:
-a keyset created or rotated in a transaction that rolls back must never be used afterwards,
-or what it encrypted would become unreadable once the cache expired. Within the transaction
-that wrote it, a keyset is read from the database on each use for the same reason: a
-savepoint may still undo the write.
+process is picked up within ``cache_ttl`` seconds; expired handles are dropped, used or not
+(an erased tenant's are besides forgotten at once: ``tenants.lifecycle.notices``).
+
+Only committed keysets enter that cache: a keyset created or rotated in a transaction that
+rolls back must never be used afterwards, or what it encrypted would become unreadable once
+the cache expired. Within the transaction that wrote it, a keyset is read from the database
+on each use for the same reason: a savepoint may still undo the write.
 """
 
 from __future__ import annotations
@@ -132,6 +134,7 @@ class TenantKeysets:
         # is cached only once it commits. Weak, so a finished transaction is neither kept
         # alive nor matched again.
         self._written_by: dict[tuple[TenantID, str], weakref.ref[TenantTransaction]] = {}
+        self._pruned_at = time.monotonic()
 
     async def handle(self, tenant: TenantID, purpose: str, *, fresh: bool = False) -> KeysetHandle:
         """The tenant's keyset for ``purpose``, created (in the open transaction) on first use.
@@ -142,8 +145,10 @@ class TenantKeysets:
         tx = require_tenant(tenant)
         template = _template(purpose)
         key = (tenant, purpose)
+        now = time.monotonic()
+        self._prune(now)
         cached = self._cache.get(key)
-        if not fresh and cached is not None and cached.expires_at > time.monotonic():
+        if not fresh and cached is not None and cached.expires_at > now:
             return cached.handle
         row = await repo.get_tenant_key(tenant, purpose)
         if row is None:
@@ -191,6 +196,27 @@ class TenantKeysets:
     def clear_cache(self) -> None:
         """Forget every handle this process cached; the next use reads the database."""
         self._cache.clear()
+
+    def forget(self, tenant: TenantID | None) -> None:
+        """Forget the handles of ``tenant`` (of every tenant with ``None``)."""
+        if tenant is None:
+            self.clear_cache()
+            return
+        for key in [key for key in self._cache if key[0] == tenant]:
+            del self._cache[key]
+
+    def cached_tenants(self) -> set[TenantID]:
+        """The tenants with a handle in this process's cache, expired or not."""
+        return {tenant for tenant, _purpose in self._cache}
+
+    def _prune(self, now: float) -> None:
+        """Drop expired handles, at most once per ``cache_ttl``: a tenant no longer used
+        (erased, say) would otherwise keep its keys in memory until the process ends."""
+        if now - self._pruned_at < self._cache_ttl:
+            return
+        self._pruned_at = now
+        for key in [key for key, cached in self._cache.items() if cached.expires_at <= now]:
+            del self._cache[key]
 
     def _remember(self, tx: TenantTransaction, key: tuple[TenantID, str], handle: Any) -> None:
         writer = self._written_by.get(key)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import asyncpg
 from tortoise import Tortoise
 
 from tenants.database.config import orm_config
@@ -37,3 +39,20 @@ async def init_orm(app_url: str, *, pool_size: int) -> None:
 
 async def close_orm() -> None:
     await Tortoise.close_connections()
+
+
+# What the URL parser may give besides where and who: the pool's own settings, not asyncpg's.
+_POOL_ONLY = frozenset({"minsize", "maxsize", "min_size", "max_size", "application_name"})
+
+
+async def connect_alone(url: str, *, application_name: str) -> asyncpg.Connection:
+    """A connection of its own to ``url``, outside the ORM's pool, its parameters read as the
+    pool reads them (TLS included): for a session that outlives transactions (LISTEN)."""
+    credentials: dict[str, Any] = dict(orm_config(url)["connections"]["default"]["credentials"])
+    for name in _POOL_ONLY:
+        credentials.pop(name, None)
+    if credentials.get("port") is not None:
+        credentials["port"] = int(credentials["port"])
+    return await asyncpg.connect(
+        **credentials, server_settings={"application_name": application_name}
+    )

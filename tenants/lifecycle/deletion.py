@@ -15,8 +15,9 @@ reading and writing every table, the append-only ones included, while a deletion
 Before the commit, every table is checked to hold no row of the tenant any more.
 
 What lives outside the database: the tenant's keys are rows of ``tenant_keys`` (deleted with
-the rest; the keysets cache of the calling process is cleared, other processes drop theirs
-within ``keysets.DEFAULT_CACHE_TTL_S`` and cannot use it anyway once the tenant is gone);
+the rest); what API and worker processes keep of the tenant in memory (unwrapped keysets,
+dashboard rows) they forget when the erasure's notice reaches them at its commit
+(``tenants.lifecycle.notices``), and the calling process clears its keysets cache itself;
 import files are stored in the database (``import_chunks``), never on disk; queued jobs are
 ``jobs`` rows, and a message still in the broker finds no job and is skipped.
 """
@@ -36,6 +37,7 @@ from tenants.lifecycle.catalog import (
     quote_ident,
     tenant_tables,
 )
+from tenants.lifecycle.notices import announce_erasure
 from tenants.scope import TenantID
 
 _log = structlog.get_logger(__name__)
@@ -125,6 +127,7 @@ async def erase_tenant(
         raise TenantDeletionError(
             f"rows of tenant {tenant} remain in {', '.join(remaining)}; rolled back"
         )
+    await announce_erasure(conn, tenant)
     return DeletionReport(tenant_id=tenant, slug=slug, rows=rows)
 
 

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 
-from domain.dashboards.cache import period_cache
+from domain.dashboards.cache import Snapshot, period_cache
 from domain.dashboards.rd import RdReading
 from domain.dashboards.scope import Audience, DashboardFilter
 from domain.people.service import EVERYONE
 from tenants.scope import require_tenant, tenant_transaction
-from tests.factories import tenant_id
+from tests.factories import create_tenant, tenant_id
 from tests.factories_dashboards_rd import RdWorld, at, other_tenant_work, rd_world, requirement
 from tests.factories_records import set_skill
 
@@ -246,3 +246,24 @@ async def test_a_process_keeps_as_many_results_as_it_is_told(world: RdWorld) -> 
         assert (period_cache.hits, len(period_cache)) == (0, 0)
     finally:
         period_cache.resize(entries)
+
+
+async def test_forgetting_a_tenant_drops_its_rows_only(world: RdWorld) -> None:
+    # given rows kept for two tenants
+    tid, other = tenant_id(world.tenant), tenant_id(await create_tenant())
+    await _requested(world, _payments(world))
+    async with tenant_transaction(other) as tx:
+        text = await tx.fetchval("SELECT pg_current_snapshot()::text")
+        await period_cache.rows(tx, other, Snapshot(text, clean=True), "SELECT 1 AS one", [])
+    assert period_cache.tenants() == {tid, other}
+
+    # when the first is forgotten (its erasure's notice), then every tenant
+    period_cache.forget(tid)
+
+    # then its rows are read again, the other's stay until everything is forgotten
+    assert period_cache.tenants() == {other}
+    misses = period_cache.misses
+    assert (await _requested(world, _payments(world)))[0] == 4
+    assert period_cache.misses == misses + 1
+    period_cache.forget(None)
+    assert period_cache.tenants() == set()

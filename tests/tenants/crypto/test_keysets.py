@@ -334,3 +334,32 @@ def test_pii_keys_prefix_their_ciphertexts_with_the_key_id() -> None:
     [key] = keyset_proto(handle).key
     assert key.status == tink_pb2.ENABLED
     assert key.output_prefix_type == tink_pb2.TINK
+
+
+async def test_forgetting_a_tenant_drops_its_handles_only(keysets: TenantKeysets) -> None:
+    first, second = await _tenant(), await _tenant()
+    for tenant in (first, second):
+        await _handle(keysets, tenant, "pii")
+        await _handle(keysets, tenant, "import")
+    assert keysets.cached_tenants() == {first, second}
+
+    keysets.forget(first)
+    assert keysets.cached_tenants() == {second}
+    keysets.forget(None)
+    assert keysets.cached_tenants() == set()
+
+
+async def test_expired_handles_are_dropped_even_when_their_tenant_is_not_used_again(
+    settings: Settings,
+) -> None:
+    # given a tenant's handle, left to expire (an erased tenant is never asked for again)
+    keysets = TenantKeysets(provider_from_settings(settings), cache_ttl=0.05)
+    idle, busy = await _tenant(), await _tenant()
+    await _handle(keysets, idle)
+    await asyncio.sleep(0.1)
+
+    # when another tenant's keyset is used
+    await _handle(keysets, busy)
+
+    # then the expired handle is gone from memory
+    assert keysets.cached_tenants() == {busy}

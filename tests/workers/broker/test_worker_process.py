@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import select
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from domain.jobs.models import JobStatus
 from domain.jobs.service import job_service
+from tenants.lifecycle.deletion import delete_tenant
 from tenants.scope import tenant_transaction
 from tenants.settings import Settings
 from tests.factories import create_tenant, tenant_id
 from tests.support.jobs import job_runtime, wait_for_job
 
 ROOT = Path(__file__).resolve().parents[3]
+LOG_WAIT_S = 60.0
 
 
 def _other_redis_db(url: str) -> str:
@@ -82,3 +88,46 @@ async def test_the_worker_command_refuses_to_run_without_a_broker(settings: Sett
     )
     assert result.returncode == 1
     assert b"BROKER_URL is not set" in result.stderr
+
+
+class LogReader:
+    """The worker's JSON log events, read as they come without blocking past a deadline."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        self._fd = process.stdout.fileno()
+        self._pending = b""
+
+    def wait_for(self, event: str, **fields: str) -> dict[str, Any]:
+        deadline = time.monotonic() + LOG_WAIT_S
+        while (left := deadline - time.monotonic()) > 0:
+            while b"\n" in self._pending:
+                line, self._pending = self._pending.split(b"\n", 1)
+                try:
+                    found = json.loads(line)
+                except ValueError:
+                    continue
+                if found.get("event") == event and all(
+                    found.get(k) == v for k, v in fields.items()
+                ):
+                    return dict(found)
+            if select.select([self._fd], [], [], left)[0]:
+                chunk = os.read(self._fd, 65536)
+                if not chunk:
+                    break
+                self._pending += chunk
+        raise AssertionError(f"no {event} {fields} in the worker's log within {LOG_WAIT_S} s")
+
+
+async def test_a_worker_process_forgets_an_erased_tenant_s_keys_at_once(
+    settings: Settings, worker_process: subprocess.Popen[bytes]
+) -> None:
+    log = LogReader(worker_process)
+    await asyncio.to_thread(log.wait_for, "erasure_notices_listening")
+    tenant = tenant_id(await create_tenant())
+    assert settings.database_admin_url is not None
+
+    await delete_tenant(settings.database_admin_url, tenant)
+
+    await asyncio.to_thread(log.wait_for, "tenant_forgotten", tenant_id=str(tenant))
+    assert worker_process.poll() is None
