@@ -74,6 +74,9 @@ class PeriodCache:
     def __init__(self, entries: int = DEFAULT_ENTRIES) -> None:
         self._entries = entries
         self._kept: OrderedDict[tuple[TenantID, str, Hashable], _Kept] = OrderedDict()
+        # Bumped by ``forget``: rows read before it are not kept after it (a request of an
+        # erased tenant may still be reading when its notice arrives).
+        self._generation = 0
         self.hits = 0
         self.misses = 0
 
@@ -94,6 +97,7 @@ class PeriodCache:
     def forget(self, tenant: TenantID | None) -> None:
         """Drop the results kept of ``tenant`` (of every tenant with ``None``): an erased
         tenant's rows must not stay in memory (``tenants.lifecycle.notices``)."""
+        self._generation += 1
         if tenant is None:
             self._kept.clear()
             return
@@ -130,20 +134,24 @@ class PeriodCache:
         if self._entries == 0:
             return list(await tx.fetch(statement, *params))
         key = (tenant, statement, _frozen(list(params)))
+        generation = self._generation
         kept = self._kept.get(key)
+        # Other requests run while this one awaits: the entry may be gone by then (pushed
+        # out, forgotten), hence the lookups after each await.
         if kept is not None and await tx.fetchval(_STILL_VALID, tenant, kept.snapshot):
-            self._kept.move_to_end(key)
+            if key in self._kept:
+                self._kept.move_to_end(key)
             self.hits += 1
             return list(kept.rows)
         self.misses += 1
         rows = list(await tx.fetch(statement, *params))
-        if snapshot.clean:
+        if snapshot.clean and generation == self._generation:
             self._kept[key] = _Kept(snapshot.text, tuple(rows))
             self._kept.move_to_end(key)
             while len(self._kept) > self._entries:
                 self._kept.popitem(last=False)
         elif kept is not None:
-            del self._kept[key]
+            self._kept.pop(key, None)
         return rows
 
 

@@ -135,6 +135,9 @@ class TenantKeysets:
         # alive nor matched again.
         self._written_by: dict[tuple[TenantID, str], weakref.ref[TenantTransaction]] = {}
         self._pruned_at = time.monotonic()
+        # Bumped by ``forget``: a handle read before it is not cached after it (a request
+        # of an erased tenant may still be reading when the erasure's notice arrives).
+        self._generation = 0
 
     async def handle(self, tenant: TenantID, purpose: str, *, fresh: bool = False) -> KeysetHandle:
         """The tenant's keyset for ``purpose``, created (in the open transaction) on first use.
@@ -145,6 +148,7 @@ class TenantKeysets:
         tx = require_tenant(tenant)
         template = _template(purpose)
         key = (tenant, purpose)
+        generation = self._generation
         now = time.monotonic()
         self._prune(now)
         cached = self._cache.get(key)
@@ -165,7 +169,7 @@ class TenantKeysets:
             if row is None:  # pragma: no cover - the insert or its rival is visible by now
                 raise RuntimeError(f"keyset {purpose!r} vanished after being stored")
         handle = self._unwrap(tenant, purpose, row.wrapped_keyset, row.provider)
-        self._remember(tx, key, handle)
+        self._remember(tx, key, handle, generation)
         return handle
 
     async def rotate(self, tenant: TenantID, purpose: str) -> None:
@@ -199,6 +203,7 @@ class TenantKeysets:
 
     def forget(self, tenant: TenantID | None) -> None:
         """Forget the handles of ``tenant`` (of every tenant with ``None``)."""
+        self._generation += 1
         if tenant is None:
             self.clear_cache()
             return
@@ -218,11 +223,20 @@ class TenantKeysets:
         for key in [key for key, cached in self._cache.items() if cached.expires_at <= now]:
             del self._cache[key]
 
-    def _remember(self, tx: TenantTransaction, key: tuple[TenantID, str], handle: Any) -> None:
+    def _remember(
+        self,
+        tx: TenantTransaction,
+        key: tuple[TenantID, str],
+        handle: Any,
+        generation: int | None = None,
+    ) -> None:
+        """Cache ``handle``, at once or when ``tx`` commits (when ``tx`` wrote it); not when
+        a ``forget`` came after ``generation``, the one the caller read it under."""
         writer = self._written_by.get(key)
         if writer is None or writer() is not tx:
             # Read in a transaction that did not write the row: committed by someone else.
-            self._cache[key] = _Cached(handle, time.monotonic() + self._cache_ttl)
+            if generation in (None, self._generation):
+                self._cache[key] = _Cached(handle, time.monotonic() + self._cache_ttl)
             return
 
         # Written by this transaction: cache it once committed. After a rollback (a failed

@@ -11,7 +11,7 @@ import contextvars
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from starlette.applications import Starlette
@@ -20,7 +20,7 @@ from domain.dashboards.cache import Snapshot, period_cache
 from domain.dashboards.rd import RdReading
 from domain.dashboards.scope import Audience, DashboardFilter
 from domain.people.service import EVERYONE
-from tenants.scope import require_tenant, tenant_transaction
+from tenants.scope import TenantID, TenantTransaction, require_tenant, tenant_transaction
 from tests.factories import create_tenant, tenant_id
 from tests.factories_dashboards_rd import RdWorld, at, other_tenant_work, rd_world, requirement
 from tests.factories_records import set_skill
@@ -266,4 +266,58 @@ async def test_forgetting_a_tenant_drops_its_rows_only(world: RdWorld) -> None:
     assert (await _requested(world, _payments(world)))[0] == 4
     assert period_cache.misses == misses + 1
     period_cache.forget(None)
+    assert period_cache.tenants() == set()
+
+
+class _Interrupted:
+    """A tenant transaction that runs ``meanwhile`` before its next statement: what another
+    request or an erasure notice does while this reading awaits the database."""
+
+    def __init__(self, tx: TenantTransaction, meanwhile: Callable[[], None]) -> None:
+        self._tx = tx
+        self._meanwhile = meanwhile
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        self._meanwhile()
+        return await self._tx.fetchval(query, *args)
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        self._meanwhile()
+        return await self._tx.fetch(query, *args)
+
+
+async def _read_one(tid: TenantID, meanwhile: Callable[[], None]) -> list[Any]:
+    async with tenant_transaction(tid) as tx:
+        text = await tx.fetchval("SELECT pg_current_snapshot()::text")
+        interrupted = cast("TenantTransaction", _Interrupted(tx, meanwhile))
+        return await period_cache.rows(
+            interrupted, tid, Snapshot(text, clean=True), "SELECT 1 AS one", []
+        )
+
+
+async def test_rows_read_while_their_tenant_is_forgotten_are_not_kept(world: RdWorld) -> None:
+    tid = tenant_id(world.tenant)
+
+    # when the tenant's erasure notice arrives while its statement runs
+    rows = await _read_one(tid, lambda: period_cache.forget(tid))
+
+    # then the request is answered, and what it read is not kept
+    assert [dict(row) for row in rows] == [{"one": 1}]
+    assert period_cache.tenants() == set()
+
+
+async def test_a_kept_result_dropped_while_it_is_checked_is_still_answered(
+    world: RdWorld,
+) -> None:
+    # given a kept result
+    tid = tenant_id(world.tenant)
+    await _read_one(tid, lambda: None)
+    assert period_cache.tenants() == {tid}
+
+    # when it is dropped (pushed out, forgotten) while its check is under way
+    rows = await _read_one(tid, lambda: period_cache.forget(None))
+
+    # then the checked rows answer, and nothing is kept again
+    assert [dict(row) for row in rows] == [{"one": 1}]
+    assert period_cache.hits == 1
     assert period_cache.tenants() == set()

@@ -363,3 +363,26 @@ async def test_expired_handles_are_dropped_even_when_their_tenant_is_not_used_ag
 
     # then the expired handle is gone from memory
     assert keysets.cached_tenants() == {busy}
+
+
+class _ForgottenWhileReading(TenantKeysets):
+    """Keysets whose tenant is forgotten (its erasure's notice) while a handle is read."""
+
+    def _unwrap(
+        self, tenant: TenantID, purpose: str, wrapped: bytes, provider: str
+    ) -> KeysetHandle:
+        self.forget(tenant)
+        return super()._unwrap(tenant, purpose, wrapped, provider)
+
+
+async def test_a_handle_read_while_its_tenant_is_forgotten_is_not_cached(
+    settings: Settings,
+) -> None:
+    tenant = await _tenant()
+    await _handle(TenantKeysets(provider_from_settings(settings)), tenant)  # created
+    keysets = _ForgottenWhileReading(provider_from_settings(settings))
+
+    handle = await _handle(keysets, tenant)
+
+    assert _key_ids(handle)  # the caller has its keyset
+    assert keysets.cached_tenants() == set()
