@@ -31,6 +31,7 @@ _log = structlog.get_logger(__name__)
 ERASED_CHANNEL = "renshi_tenant_erased"
 APPLICATION_NAME = "renshi-notices"
 WORKER_APPLICATION_NAME = "renshi-worker-notices"
+MAX_RETRY_S = 30.0
 
 Forget = Callable[[TenantID | None], None]
 """Drop what is kept of one tenant, or of every tenant (``None``)."""
@@ -46,7 +47,8 @@ class ErasureListener:
 
     ``check_s``: how often an idle connection is checked (a peer that vanished without
     closing the socket is otherwise noticed only by TCP, minutes later). ``retry_s``: the
-    pause before connecting again.
+    pause before connecting again, doubled after each attempt that did not get to listen
+    (up to ``MAX_RETRY_S``: a wrong ``RENSHI_NOTICES_URL`` logs a warning that often).
     """
 
     def __init__(
@@ -65,9 +67,11 @@ class ErasureListener:
         self._retry_s = retry_s
         self._task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
-        """Set while notices arrive: tests and readiness wait for it."""
+        """Set while notices arrive (tests wait for it)."""
         self.sessions = 0
         """How many times listening started: one more after each reconnection."""
+        self.attempts = 0
+        """How many times it tried to connect."""
 
     def start(self) -> None:
         if self._task is None:
@@ -81,7 +85,10 @@ class ErasureListener:
                 await task
 
     async def _run(self) -> None:
+        pause = self._retry_s
         while True:
+            sessions = self.sessions
+            self.attempts += 1
             try:
                 await self._listen()
             except asyncio.CancelledError:
@@ -90,7 +97,10 @@ class ErasureListener:
                 _log.warning("erasure_notices_lost", error=f"{type(exc).__name__}: {exc}")
             except Exception:
                 _log.exception("erasure_notices_failed")
-            await asyncio.sleep(self._retry_s)
+            if self.sessions > sessions:
+                pause = self._retry_s  # it listened until now: a new outage
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, MAX_RETRY_S)
 
     async def _listen(self) -> None:
         conn = await connect_alone(self._url, application_name=self.application_name)

@@ -158,3 +158,19 @@ async def test_a_lost_connection_is_made_again_and_everything_kept_is_forgotten(
     await _erase(settings, erased)
     await _until("the erasure after reconnecting", lambda: erased in heard.calls)
     assert heard.calls == [None, None, erased]
+
+
+async def test_a_server_that_cannot_be_reached_is_tried_less_and_less_often() -> None:
+    # given a listener pointed at a port nothing listens on, retrying after 10 ms at first
+    heard = Heard()
+    found = ErasureListener("postgresql://nobody@127.0.0.1:1/nothing", heard, retry_s=0.01)
+
+    # when it has tried for 0.6 s
+    found.start()
+    await asyncio.sleep(0.6)
+    await found.stop()
+
+    # then the pauses doubled (0.01 + 0.02 + ... reach 0.6 s by the 7th attempt; at a fixed
+    # pause it would have tried about 60 times) and nothing was forgotten
+    assert 3 <= found.attempts <= 8
+    assert (found.sessions, heard.calls) == (0, [])
