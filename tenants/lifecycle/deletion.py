@@ -17,7 +17,7 @@ Before the commit, every table is checked to hold no row of the tenant any more.
 What lives outside the database: the tenant's keys are rows of ``tenant_keys`` (deleted with
 the rest); what API and worker processes keep of the tenant in memory (unwrapped keysets,
 dashboard rows) they forget when the erasure's notice reaches them at its commit
-(``tenants.lifecycle.notices``), and the calling process clears its keysets cache itself;
+(``tenants.lifecycle.notices``), and the calling process forgets its keysets itself;
 import files are stored in the database (``import_chunks``), never on disk; queued jobs are
 ``jobs`` rows, and a message still in the broker finds no job and is skipped.
 """
@@ -152,6 +152,6 @@ async def delete_tenant(
     finally:
         await conn.close()
     if keysets is not None:
-        keysets.clear_cache()
+        keysets.forget(tenant)
     _log.info("tenant_deleted", tenant_id=str(tenant), slug=report.slug, rows=report.total)
     return report
