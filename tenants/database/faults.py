@@ -28,6 +28,11 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,
     DBConnectionError,
     ConnectionError,
+    # asyncpg's protocol state broke ("cannot switch to state 15; another operation (2) is
+    # in progress"): seen when the server ended a session in the middle of an exchange and
+    # the pool then reset the connection to take it back (it terminates it after that).
+    # Two tasks misusing one connection are refused earlier, as an InterfaceError.
+    asyncpg.InternalClientError,
 )
 
 # asyncpg's InterfaceError also means misuse ("another operation is in progress"), which is a
